@@ -1,0 +1,38 @@
+//! Vitalis domain model: the metric catalog, readings, records and their validation.
+//!
+//! Pure: no I/O, no async, no clock (callers pass `now`). Everything that travels inward
+//! from a device is checked here first:
+//!
+//! ```
+//! use vitalis_model::{RawReading, Timestamp, Value};
+//!
+//! let now = Timestamp::new(1_763_900_000_000).unwrap();
+//! let raw: RawReading =
+//!     serde_json::from_str(r#"{"metric":"body_temperature","t":1763899999000,"value":98.6,"unit":"[degF]"}"#)
+//!         .unwrap();
+//! let reading = raw.validate(now).unwrap();
+//! assert!(matches!(reading.value(), Value::Scalar(c) if (c - 37.0).abs() < 1e-9));
+//!
+//! let too_hot: RawReading =
+//!     serde_json::from_str(r#"{"metric":"body_temperature","t":1763899999000,"value":50}"#).unwrap();
+//! assert_eq!(too_hot.validate(now).unwrap_err().code.as_str(), "out_of_range");
+//! ```
+
+mod error;
+mod ids;
+mod metric;
+mod reading;
+mod record;
+mod section;
+
+pub use error::{ErrorCode, ReadingError};
+pub use ids::{DeviceId, InvalidId, PatientId, RecordId};
+pub use metric::{CATALOG, Metric, MetricSpec, UnitConversion, UnknownMetric, ValueKind};
+pub use reading::{
+    MAX_CLOCK_SKEW_MS, Position, RawReading, RawValue, Reading, SleepStage, Timestamp, Value,
+};
+pub use record::{
+    ChainError, ChainLink, Commitment, ContentId, ENCODING_V1, PayloadError, RecordHeader,
+    decode_payload, encode_payload, verify_chain,
+};
+pub use section::Section;
