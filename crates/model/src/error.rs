@@ -60,6 +60,10 @@ pub struct ReadingError {
 impl ReadingError {
     /// A new error.
     pub fn new(code: ErrorCode, field: &'static str, message: impl Into<String>) -> Self {
-        ReadingError { code, field, message: message.into() }
+        ReadingError {
+            code,
+            field,
+            message: message.into(),
+        }
     }
 }

@@ -18,8 +18,17 @@ pub struct InvalidId {
 fn check_id(kind: &'static str, value: &str) -> Result<(), InvalidId> {
     let ok = !value.is_empty()
         && value.len() <= 64
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok { Ok(()) } else { Err(InvalidId { kind, value: value.to_owned() }) }
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(InvalidId {
+            kind,
+            value: value.to_owned(),
+        })
+    }
 }
 
 macro_rules! id_type {

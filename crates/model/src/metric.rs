@@ -68,11 +68,19 @@ pub struct UnitConversion {
 }
 
 const fn alias(unit: &'static str) -> UnitConversion {
-    UnitConversion { unit, scale: 1.0, offset: 0.0 }
+    UnitConversion {
+        unit,
+        scale: 1.0,
+        offset: 0.0,
+    }
 }
 
 const fn scaled(unit: &'static str, scale: f64) -> UnitConversion {
-    UnitConversion { unit, scale, offset: 0.0 }
+    UnitConversion {
+        unit,
+        scale,
+        offset: 0.0,
+    }
 }
 
 /// Everything the catalog knows about one metric.
@@ -165,7 +173,12 @@ pub const CATALOG: &[MetricSpec] = &[
         max: 100_000.0,
         kind: ValueKind::Scalar,
         default_section: Section::Open,
-        conversions: &[alias("{steps}"), alias("steps"), alias("{count}"), alias("1")],
+        conversions: &[
+            alias("{steps}"),
+            alias("steps"),
+            alias("{count}"),
+            alias("1"),
+        ],
     },
     MetricSpec {
         metric: Metric::Distance,
@@ -249,9 +262,21 @@ pub const CATALOG: &[MetricSpec] = &[
             alias("Cel"),
             alias("°C"),
             alias("C"),
-            UnitConversion { unit: "[degF]", scale: 5.0 / 9.0, offset: -32.0 * 5.0 / 9.0 },
-            UnitConversion { unit: "°F", scale: 5.0 / 9.0, offset: -32.0 * 5.0 / 9.0 },
-            UnitConversion { unit: "F", scale: 5.0 / 9.0, offset: -32.0 * 5.0 / 9.0 },
+            UnitConversion {
+                unit: "[degF]",
+                scale: 5.0 / 9.0,
+                offset: -32.0 * 5.0 / 9.0,
+            },
+            UnitConversion {
+                unit: "°F",
+                scale: 5.0 / 9.0,
+                offset: -32.0 * 5.0 / 9.0,
+            },
+            UnitConversion {
+                unit: "F",
+                scale: 5.0 / 9.0,
+                offset: -32.0 * 5.0 / 9.0,
+            },
         ],
     },
     MetricSpec {
@@ -328,7 +353,10 @@ impl Metric {
 
     /// Looks a metric up by its wire name.
     pub fn from_name(name: &str) -> Option<Metric> {
-        CATALOG.iter().find(|spec| spec.name == name).map(|spec| spec.metric)
+        CATALOG
+            .iter()
+            .find(|spec| spec.name == name)
+            .map(|spec| spec.metric)
     }
 }
 
@@ -380,7 +408,11 @@ mod tests {
             .enumerate()
             .map(|(i, b)| {
                 let d = u32::from(b - b'0');
-                if i % 2 == 0 { (d * 2) / 10 + (d * 2) % 10 } else { d }
+                if i % 2 == 0 {
+                    (d * 2) / 10 + (d * 2) % 10
+                } else {
+                    d
+                }
             })
             .sum();
         (10 - sum % 10) % 10

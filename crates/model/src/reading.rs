@@ -55,8 +55,12 @@ pub enum SleepStage {
 
 impl SleepStage {
     /// Every stage, by code.
-    pub const ALL: [SleepStage; 4] =
-        [SleepStage::Awake, SleepStage::Light, SleepStage::Deep, SleepStage::Rem];
+    pub const ALL: [SleepStage; 4] = [
+        SleepStage::Awake,
+        SleepStage::Light,
+        SleepStage::Deep,
+        SleepStage::Rem,
+    ];
 
     /// Stable wire name.
     pub fn name(self) -> &'static str {
@@ -149,7 +153,9 @@ impl Reading {
 fn check_value(metric: Metric, value: &Value) -> Result<(), ReadingError> {
     let spec = metric.spec();
     match (spec.kind, value) {
-        (ValueKind::Scalar, Value::Scalar(v)) => check_range(metric, "value", *v, spec.min, spec.max),
+        (ValueKind::Scalar, Value::Scalar(v)) => {
+            check_range(metric, "value", *v, spec.min, spec.max)
+        }
         (ValueKind::SleepStage, Value::SleepStage(_)) => Ok(()),
         (ValueKind::Location, Value::Position(p)) => {
             check_range(metric, "value.lat", p.lat, -90.0, 90.0)?;
@@ -327,7 +333,12 @@ mod tests {
     const NOW: i64 = 1_763_900_000_000;
 
     fn raw(metric: &str, value: RawValue, unit: Option<&str>) -> RawReading {
-        RawReading { metric: metric.into(), t: NOW - 1000, value, unit: unit.map(Into::into) }
+        RawReading {
+            metric: metric.into(),
+            t: NOW - 1000,
+            value,
+            unit: unit.map(Into::into),
+        }
     }
 
     fn now() -> Timestamp {
@@ -347,24 +358,67 @@ mod tests {
             ("heart_rate", 72.0, "bpm", 72.0),
         ];
         for (metric, v, unit, expected) in cases {
-            let r = raw(metric, RawValue::Number(v), Some(unit)).validate(now()).unwrap();
-            let Value::Scalar(got) = r.value() else { panic!("{metric}: not scalar") };
-            assert!((got - expected).abs() < 1e-9, "{metric} {v} {unit}: {got} != {expected}");
+            let r = raw(metric, RawValue::Number(v), Some(unit))
+                .validate(now())
+                .unwrap();
+            let Value::Scalar(got) = r.value() else {
+                panic!("{metric}: not scalar")
+            };
+            assert!(
+                (got - expected).abs() < 1e-9,
+                "{metric} {v} {unit}: {got} != {expected}"
+            );
         }
     }
 
     #[test]
     fn rejects_with_a_reason() {
         let cases = [
-            (raw("heart_rat", RawValue::Number(60.0), None), ErrorCode::UnknownMetric, "metric"),
-            (raw("heart_rate", RawValue::Number(60.0), Some("Hz")), ErrorCode::UnknownUnit, "unit"),
-            (raw("heart_rate", RawValue::Number(400.0), None), ErrorCode::OutOfRange, "value"),
-            (raw("heart_rate", RawValue::Number(f64::NAN), None), ErrorCode::NotFinite, "value"),
-            (raw("spo2", RawValue::Number(97.0), Some("1")), ErrorCode::OutOfRange, "value"),
-            (raw("sleep_stage", RawValue::Number(2.0), None), ErrorCode::InvalidValue, "value"),
-            (raw("sleep_stage", RawValue::Text("nap".into()), None), ErrorCode::InvalidValue, "value"),
             (
-                raw("location", RawValue::Position(Position { lat: 91.0, lon: 0.0, accuracy: None }), None),
+                raw("heart_rat", RawValue::Number(60.0), None),
+                ErrorCode::UnknownMetric,
+                "metric",
+            ),
+            (
+                raw("heart_rate", RawValue::Number(60.0), Some("Hz")),
+                ErrorCode::UnknownUnit,
+                "unit",
+            ),
+            (
+                raw("heart_rate", RawValue::Number(400.0), None),
+                ErrorCode::OutOfRange,
+                "value",
+            ),
+            (
+                raw("heart_rate", RawValue::Number(f64::NAN), None),
+                ErrorCode::NotFinite,
+                "value",
+            ),
+            (
+                raw("spo2", RawValue::Number(97.0), Some("1")),
+                ErrorCode::OutOfRange,
+                "value",
+            ),
+            (
+                raw("sleep_stage", RawValue::Number(2.0), None),
+                ErrorCode::InvalidValue,
+                "value",
+            ),
+            (
+                raw("sleep_stage", RawValue::Text("nap".into()), None),
+                ErrorCode::InvalidValue,
+                "value",
+            ),
+            (
+                raw(
+                    "location",
+                    RawValue::Position(Position {
+                        lat: 91.0,
+                        lon: 0.0,
+                        accuracy: None,
+                    }),
+                    None,
+                ),
                 ErrorCode::OutOfRange,
                 "value.lat",
             ),
@@ -379,11 +433,17 @@ mod tests {
     fn rejects_far_future_and_pre_epoch_timestamps() {
         let mut r = raw("steps", RawValue::Number(10.0), None);
         r.t = NOW + MAX_CLOCK_SKEW_MS + 1;
-        assert_eq!(r.validate(now()).unwrap_err().code, ErrorCode::FutureTimestamp);
+        assert_eq!(
+            r.validate(now()).unwrap_err().code,
+            ErrorCode::FutureTimestamp
+        );
         r.t = NOW + MAX_CLOCK_SKEW_MS;
         assert!(r.validate(now()).is_ok());
         r.t = -1;
-        assert_eq!(r.validate(now()).unwrap_err().code, ErrorCode::InvalidTimestamp);
+        assert_eq!(
+            r.validate(now()).unwrap_err().code,
+            ErrorCode::InvalidTimestamp
+        );
     }
 
     #[test]
@@ -391,13 +451,26 @@ mod tests {
         let r: RawReading =
             serde_json::from_str(r#"{"metric":"location","t":5,"value":{"lat":1.5,"lon":2}}"#)
                 .unwrap();
-        assert_eq!(r.value, RawValue::Position(Position { lat: 1.5, lon: 2.0, accuracy: None }));
+        assert_eq!(
+            r.value,
+            RawValue::Position(Position {
+                lat: 1.5,
+                lon: 2.0,
+                accuracy: None
+            })
+        );
         let r: RawReading =
             serde_json::from_str(r#"{"metric":"sleep_stage","t":5,"value":"rem"}"#).unwrap();
-        assert_eq!(r.validate(now()).unwrap().value(), Value::SleepStage(SleepStage::Rem));
-        assert!(serde_json::from_str::<RawReading>(r#"{"metric":"steps","t":5,"value":[1]}"#).is_err());
+        assert_eq!(
+            r.validate(now()).unwrap().value(),
+            Value::SleepStage(SleepStage::Rem)
+        );
         assert!(
-            serde_json::from_str::<RawReading>(r#"{"metric":"steps","t":5,"value":1,"x":1}"#).is_err()
+            serde_json::from_str::<RawReading>(r#"{"metric":"steps","t":5,"value":[1]}"#).is_err()
+        );
+        assert!(
+            serde_json::from_str::<RawReading>(r#"{"metric":"steps","t":5,"value":1,"x":1}"#)
+                .is_err()
         );
     }
 }

@@ -143,7 +143,11 @@ impl RecordHeader {
     pub fn commitment(&self) -> Commitment {
         let mut h = Sha256::new();
         h.update(COMMITMENT_DOMAIN);
-        for field in [self.patient.as_str(), self.source.as_str(), self.section.name()] {
+        for field in [
+            self.patient.as_str(),
+            self.source.as_str(),
+            self.section.name(),
+        ] {
             h.update((field.len() as u32).to_be_bytes());
             h.update(field.as_bytes());
         }
@@ -170,7 +174,11 @@ struct PayloadReading {
 pub fn encode_payload(readings: &[Reading]) -> Vec<u8> {
     let rows: Vec<PayloadReading> = readings
         .iter()
-        .map(|r| PayloadReading { m: r.metric(), t: r.t(), v: r.value() })
+        .map(|r| PayloadReading {
+            m: r.metric(),
+            t: r.t(),
+            v: r.value(),
+        })
         .collect();
     // Serializing plain structs of numbers and enums into a Vec cannot fail.
     serde_json::to_vec(&rows).expect("payload serializes")
@@ -239,7 +247,10 @@ pub fn verify_chain<'a>(links: impl IntoIterator<Item = &'a ChainLink>) -> Resul
     for link in links {
         let h = &link.header;
         if h.seq != expected {
-            return Err(ChainError::Gap { expected, found: h.seq });
+            return Err(ChainError::Gap {
+                expected,
+                found: h.seq,
+            });
         }
         if h.prev != prev {
             return Err(ChainError::BrokenLink { seq: h.seq });
@@ -264,7 +275,10 @@ mod tests {
     fn cid_is_cidv1_raw_sha256() {
         // The CID of the empty byte string, as `ipfs add --raw-leaves --cid-version 1` gives it.
         let cid = ContentId::of(b"");
-        assert_eq!(cid.to_string(), "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku");
+        assert_eq!(
+            cid.to_string(),
+            "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+        );
         assert_eq!(ContentId::parse(&cid.to_string()), Some(cid));
         assert_eq!(cid.to_bytes()[..4], [0x01, 0x55, 0x12, 0x20]);
     }

@@ -3,8 +3,7 @@
 use proptest::prelude::*;
 use vitalis_model::{
     ChainError, ChainLink, Commitment, ContentId, DeviceId, ENCODING_V1, Metric, PatientId,
-    Reading, RecordHeader, Section, Timestamp, Value, decode_payload, encode_payload,
-    verify_chain,
+    Reading, RecordHeader, Section, Timestamp, Value, decode_payload, encode_payload, verify_chain,
 };
 
 const NOW: i64 = 1_763_900_000_000;
@@ -12,9 +11,18 @@ const NOW: i64 = 1_763_900_000_000;
 fn reading() -> impl Strategy<Value = Reading> {
     (0i64..NOW, 30.0f64..200.0, 0u32..3).prop_map(|(t, v, m)| {
         let metric = [Metric::HeartRate, Metric::Steps, Metric::Spo2][m as usize];
-        let v = if metric == Metric::Spo2 { 50.0 + v / 4.0 } else { v };
-        Reading::new(metric, Timestamp::new(t).unwrap(), Value::Scalar(v), Timestamp::new(NOW).unwrap())
-            .unwrap()
+        let v = if metric == Metric::Spo2 {
+            50.0 + v / 4.0
+        } else {
+            v
+        };
+        Reading::new(
+            metric,
+            Timestamp::new(t).unwrap(),
+            Value::Scalar(v),
+            Timestamp::new(NOW).unwrap(),
+        )
+        .unwrap()
     })
 }
 
@@ -37,7 +45,11 @@ fn build_chain(batches: &[Vec<Reading>]) -> Vec<ChainLink> {
         };
         let commitment = header.commitment();
         prev = commitment;
-        links.push(ChainLink { header, commitment, payload });
+        links.push(ChainLink {
+            header,
+            commitment,
+            payload,
+        });
     }
     links
 }

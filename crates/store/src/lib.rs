@@ -1,1 +1,79 @@
-//! placeholder
+//! Vitalis durable store: patients, devices, records, content-addressed payloads and the
+//! reading index, behind the [`Store`] trait.
+//!
+//! One implementation, [`SqlStore`], speaks to SQLite (the embedded default: one file in
+//! the data directory, WAL, `synchronous=FULL`) and to PostgreSQL (scale-out), through
+//! sqlx with a migration set per backend. Both pass the same test suite
+//! (`tests/store_suite.rs`).
+//!
+//! The central operation is [`Store::append`]: it takes a group of batches and stores
+//! them in **one transaction**, so a batch is either wholly stored or not at all, and a
+//! group of concurrent uploads costs one durable commit (group commit). Inside that
+//! transaction each batch is de-duplicated against what is already stored, split into
+//! one record per section, given the patient's next sequence numbers, linked to the
+//! previous record's commitment and indexed by (patient, metric, time).
+//!
+//! ```no_run
+//! # async fn demo() -> vitalis_store::Result<()> {
+//! use vitalis_store::{SqlStore, Store};
+//! let store = SqlStore::open("sqlite:///tmp/vitalis.db").await?;
+//! let patients = store.patient_count().await?;
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod sql;
+mod types;
+
+pub use error::{Result, StoreError};
+pub use sql::SqlStore;
+pub use types::{
+    AppendReceipt, DeviceAuth, NewBatch, ReadingCursor, ReadingQuery, ReadingsPage, RecordReceipt,
+    StoredReading, StoredRecord,
+};
+
+use async_trait::async_trait;
+use vitalis_model::{Commitment, ContentId, DeviceId, PatientId};
+
+/// Durable storage of Vitalis data. Implementations must be safe to share between tasks.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Registers a patient whose API token hashes to `token_hash`.
+    async fn create_patient(&self, token_hash: [u8; 32]) -> Result<PatientId>;
+
+    /// Binds a new device to `patient`; its token hashes to `token_hash`.
+    async fn create_device(&self, patient: &PatientId, token_hash: [u8; 32]) -> Result<DeviceId>;
+
+    /// The device whose token hashes to `token_hash`, with its patient.
+    async fn device_by_token(&self, token_hash: [u8; 32]) -> Result<Option<DeviceAuth>>;
+
+    /// The patient whose token hashes to `token_hash`.
+    async fn patient_by_token(&self, token_hash: [u8; 32]) -> Result<Option<PatientId>>;
+
+    /// Number of registered patients.
+    async fn patient_count(&self) -> Result<u64>;
+
+    /// Stores every batch in one transaction and returns one receipt per batch, in order.
+    ///
+    /// Readings already stored for the same (device, metric, time) are skipped and
+    /// counted as duplicates; a batch whose idempotency key was seen before returns the
+    /// first receipt again and stores nothing. On error nothing of any batch is stored.
+    async fn append(&self, batches: Vec<NewBatch>) -> Result<Vec<AppendReceipt>>;
+
+    /// Readings of one patient in `[from, to]`, ordered by (time, metric, device).
+    async fn readings(&self, query: &ReadingQuery) -> Result<ReadingsPage>;
+
+    /// A patient's records with `seq > after_seq`, in order, at most `limit`.
+    async fn records(
+        &self,
+        patient: &PatientId,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>>;
+
+    /// The stored bytes with content id `cid`.
+    async fn blob(&self, cid: &ContentId) -> Result<Option<Vec<u8>>>;
+
+    /// The patient's latest sequence number and commitment (0 and genesis when empty).
+    async fn head(&self, patient: &PatientId) -> Result<(u64, Commitment)>;
+}

@@ -1,0 +1,611 @@
+//! [`SqlStore`]: the [`Store`] on SQLite or PostgreSQL through sqlx's `Any` driver.
+//!
+//! Both backends take the same SQL text (`$n` placeholders); where they differ
+//! ([`Backend`]) is how a write transaction begins and how a patient's chain head is
+//! locked. SQLite serialises writers with `BEGIN IMMEDIATE`; PostgreSQL locks the
+//! patient row with `FOR UPDATE`, taking locks in patient-id order so that concurrent
+//! nodes cannot deadlock.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyConnection, AnyPool, Executor, Row};
+use vitalis_model::{
+    Commitment, ContentId, DeviceId, ENCODING_V1, Metric, PatientId, Position, Reading,
+    RecordHeader, RecordId, Section, SleepStage, Timestamp, Value, encode_payload,
+};
+
+use crate::types::{
+    AppendReceipt, DeviceAuth, NewBatch, ReadingCursor, ReadingQuery, ReadingsPage, RecordReceipt,
+    StoredReading, StoredRecord,
+};
+use crate::{Result, Store, StoreError};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Readings per multi-row INSERT: 8 parameters each keeps a statement under both
+/// backends' parameter limits (SQLite 32766, PostgreSQL 65535).
+const INSERT_CHUNK: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A [`Store`] on SQLite (`sqlite://PATH`) or PostgreSQL (`postgres://…`).
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl SqlStore {
+    /// Opens (creating if needed) the database at `url` and applies pending migrations.
+    pub async fn open(url: &str) -> Result<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let (backend, url, max_connections) = if let Some(path) = url.strip_prefix("sqlite://") {
+            // One writer at a time is SQLite's rule; extra connections serve reads.
+            (Backend::Sqlite, format!("sqlite://{path}?mode=rwc"), 4)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_owned(), 16)
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the writer; FULL makes a commit
+                        // durable before `append` returns.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(SqlStore { pool, backend })
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn lock_head_sql(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "SELECT head_seq, head_commitment FROM patients WHERE id = $1",
+            Backend::Postgres => {
+                "SELECT head_seq, head_commitment FROM patients WHERE id = $1 FOR UPDATE"
+            }
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn new_id(prefix: &str) -> String {
+    // 80 random bits: short enough for every index row, far beyond collision range.
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}{}", &id[..20])
+}
+
+/// `rows` parenthesised groups of `cols` numbered placeholders, starting at `$first`;
+/// a single column gives a flat list (`$5, $6`) for `IN (…)`. sqlx's query builder
+/// writes `?` under the `Any` driver, which PostgreSQL does not accept.
+fn placeholders(first: usize, cols: usize, rows: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 6);
+    for row in 0..rows {
+        if row > 0 {
+            out.push_str(", ");
+        }
+        if cols > 1 {
+            out.push('(');
+        }
+        for col in 0..cols {
+            if col > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(first + row * cols + col).to_string());
+        }
+        if cols > 1 {
+            out.push(')');
+        }
+    }
+    out
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+fn commitment_from(bytes: &[u8]) -> Result<Commitment> {
+    let arr: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| corrupt("commitment is not 32 bytes"))?;
+    Ok(Commitment(arr))
+}
+
+/// A value as the three index columns hold it.
+fn value_columns(value: &Value) -> (f64, Option<f64>, Option<f64>) {
+    match value {
+        Value::Scalar(v) => (*v, None, None),
+        Value::SleepStage(s) => (*s as u8 as f64, None, None),
+        Value::Position(p) => (p.lat, Some(p.lon), p.accuracy),
+    }
+}
+
+fn value_from_columns(metric: Metric, v1: f64, v2: Option<f64>, v3: Option<f64>) -> Result<Value> {
+    Ok(match metric.spec().kind {
+        vitalis_model::ValueKind::Scalar => Value::Scalar(v1),
+        vitalis_model::ValueKind::SleepStage => Value::SleepStage(
+            *SleepStage::ALL
+                .get(v1 as usize)
+                .ok_or_else(|| corrupt("sleep stage code"))?,
+        ),
+        vitalis_model::ValueKind::Location => Value::Position(Position {
+            lat: v1,
+            lon: v2.ok_or_else(|| corrupt("location without longitude"))?,
+            accuracy: v3,
+        }),
+    })
+}
+
+fn parse_metric(name: &str) -> Result<Metric> {
+    Metric::from_name(name).ok_or_else(|| corrupt(format!("unknown metric {name:?}")))
+}
+
+fn parse_id<T>(text: String, make: fn(String) -> Result<T, vitalis_model::InvalidId>) -> Result<T> {
+    make(text).map_err(corrupt)
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn create_patient(&self, token_hash: [u8; 32]) -> Result<PatientId> {
+        let id = PatientId::new(new_id("p")).map_err(corrupt)?;
+        sqlx::query(
+            "INSERT INTO patients (id, token_hash, created_at, head_seq, head_commitment) \
+             VALUES ($1, $2, $3, 0, $4)",
+        )
+        .bind(id.as_str())
+        .bind(token_hash.to_vec())
+        .bind(now_ms())
+        .bind(Commitment::GENESIS.0.to_vec())
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn create_device(&self, patient: &PatientId, token_hash: [u8; 32]) -> Result<DeviceId> {
+        let exists = sqlx::query("SELECT 1 FROM patients WHERE id = $1")
+            .bind(patient.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::UnknownPatient(patient.to_string()));
+        }
+        let id = DeviceId::new(new_id("d")).map_err(corrupt)?;
+        sqlx::query(
+            "INSERT INTO devices (id, patient_id, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id.as_str())
+        .bind(patient.as_str())
+        .bind(token_hash.to_vec())
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn device_by_token(&self, token_hash: [u8; 32]) -> Result<Option<DeviceAuth>> {
+        let row = sqlx::query("SELECT id, patient_id FROM devices WHERE token_hash = $1")
+            .bind(token_hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(DeviceAuth {
+                device: parse_id(row.try_get("id")?, DeviceId::new)?,
+                patient: parse_id(row.try_get("patient_id")?, PatientId::new)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn patient_by_token(&self, token_hash: [u8; 32]) -> Result<Option<PatientId>> {
+        let row = sqlx::query("SELECT id FROM patients WHERE token_hash = $1")
+            .bind(token_hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| parse_id(row.try_get("id")?, PatientId::new))
+            .transpose()
+    }
+
+    async fn patient_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM patients")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        Ok(n as u64)
+    }
+
+    async fn append(&self, batches: Vec<NewBatch>) -> Result<Vec<AppendReceipt>> {
+        // Lock heads in patient-id order (see module doc); answer in the caller's order.
+        let mut order: Vec<usize> = (0..batches.len()).collect();
+        order.sort_by(|&a, &b| batches[a].patient.cmp(&batches[b].patient));
+
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        let mut receipts: Vec<Option<AppendReceipt>> = vec![None; batches.len()];
+        for i in order {
+            receipts[i] = Some(self.append_one(&mut tx, &batches[i]).await?);
+        }
+        tx.commit().await?;
+        Ok(receipts.into_iter().flatten().collect())
+    }
+
+    async fn readings(&self, q: &ReadingQuery) -> Result<ReadingsPage> {
+        let mut sql = String::from(
+            "SELECT metric, t, device_id, record_id, v1, v2, v3 FROM readings \
+             WHERE patient_id = $1 AND t >= $2 AND t <= $3",
+        );
+        let mut n = 3;
+        if q.metric.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND metric = ${n}"));
+        }
+        if q.after.is_some() {
+            // Keyset pagination on (t, metric, device_id).
+            let (t, m, d) = (n + 1, n + 2, n + 3);
+            n += 3;
+            sql.push_str(&format!(
+                " AND (t > ${t} OR (t = ${t} AND (metric > ${m} OR (metric = ${m} AND device_id > ${d}))))"
+            ));
+        }
+        sql.push_str(&format!(" ORDER BY t, metric, device_id LIMIT ${}", n + 1));
+        let mut query = sqlx::query(&sql)
+            .bind(q.patient.as_str())
+            .bind(q.from.millis())
+            .bind(q.to.millis());
+        if let Some(metric) = q.metric {
+            query = query.bind(metric.name());
+        }
+        if let Some(c) = &q.after {
+            query = query
+                .bind(c.t.millis())
+                .bind(c.metric.name())
+                .bind(c.device.as_str());
+        }
+        let rows = query
+            .bind(i64::from(q.limit) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut readings = rows
+            .iter()
+            .map(stored_reading)
+            .collect::<Result<Vec<_>>>()?;
+        let next = if readings.len() > q.limit as usize {
+            readings.truncate(q.limit as usize);
+            readings.last().map(|r| ReadingCursor {
+                t: r.t,
+                metric: r.metric,
+                device: r.device.clone(),
+            })
+        } else {
+            None
+        };
+        Ok(ReadingsPage { readings, next })
+    }
+
+    async fn records(
+        &self,
+        patient: &PatientId,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, patient_id, seq, source, section, encoding, t_from, t_to, prev, \
+             commitment, cid, reading_count, created_at FROM records \
+             WHERE patient_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(patient.as_str())
+        .bind(after_seq as i64)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(stored_record).collect()
+    }
+
+    async fn blob(&self, cid: &ContentId) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT bytes FROM blobs WHERE cid = $1")
+            .bind(cid.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("bytes")).transpose()?)
+    }
+
+    async fn head(&self, patient: &PatientId) -> Result<(u64, Commitment)> {
+        let row = sqlx::query("SELECT head_seq, head_commitment FROM patients WHERE id = $1")
+            .bind(patient.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::UnknownPatient(patient.to_string()))?;
+        let seq: i64 = row.try_get("head_seq")?;
+        Ok((
+            seq as u64,
+            commitment_from(&row.try_get::<Vec<u8>, _>("head_commitment")?)?,
+        ))
+    }
+}
+
+impl SqlStore {
+    /// Stores one batch inside the group's transaction.
+    async fn append_one(
+        &self,
+        conn: &mut AnyConnection,
+        batch: &NewBatch,
+    ) -> Result<AppendReceipt> {
+        let head = sqlx::query(self.lock_head_sql())
+            .bind(batch.patient.as_str())
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| StoreError::UnknownPatient(batch.patient.to_string()))?;
+
+        if let Some(key) = &batch.idempotency_key {
+            let seen =
+                sqlx::query("SELECT receipt FROM idempotency WHERE device_id = $1 AND key = $2")
+                    .bind(batch.device.as_str())
+                    .bind(key.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            if let Some(row) = seen {
+                let mut receipt: AppendReceipt =
+                    serde_json::from_str(&row.try_get::<String, _>("receipt")?).map_err(corrupt)?;
+                receipt.replayed = true;
+                return Ok(receipt);
+            }
+        }
+
+        let mut seq = head.try_get::<i64, _>("head_seq")? as u64;
+        let mut prev = commitment_from(&head.try_get::<Vec<u8>, _>("head_commitment")?)?;
+        let mut receipt = AppendReceipt {
+            records: Vec::new(),
+            accepted: 0,
+            duplicates: 0,
+            replayed: false,
+        };
+
+        for (section, readings) in &batch.parts {
+            let fresh = self.drop_stored(conn, batch, readings).await?;
+            receipt.duplicates += (readings.len() - fresh.len()) as u64;
+            if fresh.is_empty() {
+                continue;
+            }
+            seq += 1;
+            let record = self
+                .insert_record(conn, batch, *section, &fresh, seq, prev)
+                .await?;
+            prev = Commitment::from_hex(&record.commitment).ok_or_else(|| corrupt("commitment"))?;
+            receipt.accepted += record.readings;
+            receipt.records.push(record);
+        }
+
+        if !receipt.records.is_empty() {
+            sqlx::query("UPDATE patients SET head_seq = $1, head_commitment = $2 WHERE id = $3")
+                .bind(seq as i64)
+                .bind(prev.0.to_vec())
+                .bind(batch.patient.as_str())
+                .execute(&mut *conn)
+                .await?;
+        }
+        if let Some(key) = &batch.idempotency_key {
+            sqlx::query(
+                "INSERT INTO idempotency (device_id, key, receipt, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(batch.device.as_str())
+            .bind(key.as_str())
+            .bind(serde_json::to_string(&receipt).map_err(corrupt)?)
+            .bind(batch.received_at.millis())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(receipt)
+    }
+
+    /// The readings of `readings` not yet stored for this device.
+    async fn drop_stored(
+        &self,
+        conn: &mut AnyConnection,
+        batch: &NewBatch,
+        readings: &[Reading],
+    ) -> Result<Vec<Reading>> {
+        let Some(from) = readings.iter().map(|r| r.t().millis()).min() else {
+            return Ok(Vec::new());
+        };
+        let to = readings
+            .iter()
+            .map(|r| r.t().millis())
+            .max()
+            .unwrap_or(from);
+        // `metric IN (…)` plus a time range walks only this batch's span of the primary key.
+        let metrics: Vec<Metric> = readings
+            .iter()
+            .map(|r| r.metric())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let sql = format!(
+            "SELECT metric, t FROM readings WHERE patient_id = $1 AND device_id = $2 \
+             AND t >= $3 AND t <= $4 AND metric IN ({})",
+            placeholders(5, 1, metrics.len())
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(batch.patient.as_str())
+            .bind(batch.device.as_str())
+            .bind(from)
+            .bind(to);
+        for metric in &metrics {
+            query = query.bind(metric.name());
+        }
+        let rows = query.fetch_all(&mut *conn).await?;
+        if rows.is_empty() {
+            return Ok(readings.to_vec());
+        }
+        let stored: HashSet<(String, i64)> = rows
+            .iter()
+            .map(|r| Ok((r.try_get::<String, _>("metric")?, r.try_get::<i64, _>("t")?)))
+            .collect::<Result<_>>()?;
+        Ok(readings
+            .iter()
+            .filter(|r| !stored.contains(&(r.metric().name().to_owned(), r.t().millis())))
+            .copied()
+            .collect())
+    }
+
+    async fn insert_record(
+        &self,
+        conn: &mut AnyConnection,
+        batch: &NewBatch,
+        section: Section,
+        readings: &[Reading],
+        seq: u64,
+        prev: Commitment,
+    ) -> Result<RecordReceipt> {
+        let payload = encode_payload(readings);
+        let cid = ContentId::of(&payload);
+        let times = readings.iter().map(|r| r.t());
+        let header = RecordHeader {
+            patient: batch.patient.clone(),
+            source: batch.device.clone(),
+            section,
+            encoding: ENCODING_V1,
+            t_from: times.clone().min().unwrap_or(batch.received_at),
+            t_to: times.max().unwrap_or(batch.received_at),
+            seq,
+            prev,
+            cid,
+        };
+        let commitment = header.commitment();
+        let id = RecordId::new(uuid::Uuid::now_v7().simple().to_string()).map_err(corrupt)?;
+        let cid_text = cid.to_string();
+
+        sqlx::query("INSERT INTO blobs (cid, bytes) VALUES ($1, $2) ON CONFLICT (cid) DO NOTHING")
+            .bind(cid_text.as_str())
+            .bind(payload)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "INSERT INTO records (id, patient_id, seq, source, section, encoding, t_from, t_to, \
+             prev, commitment, cid, reading_count, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(id.as_str())
+        .bind(batch.patient.as_str())
+        .bind(seq as i64)
+        .bind(batch.device.as_str())
+        .bind(section.name())
+        .bind(i64::from(header.encoding))
+        .bind(header.t_from.millis())
+        .bind(header.t_to.millis())
+        .bind(prev.0.to_vec())
+        .bind(commitment.0.to_vec())
+        .bind(cid_text.as_str())
+        .bind(readings.len() as i64)
+        .bind(batch.received_at.millis())
+        .execute(&mut *conn)
+        .await?;
+
+        for chunk in readings.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO readings (patient_id, metric, t, device_id, record_id, v1, v2, v3) \
+                 VALUES {}",
+                placeholders(1, 8, chunk.len())
+            );
+            let mut insert = sqlx::query(&sql);
+            for r in chunk {
+                let (v1, v2, v3) = value_columns(&r.value());
+                insert = insert
+                    .bind(batch.patient.as_str())
+                    .bind(r.metric().name())
+                    .bind(r.t().millis())
+                    .bind(batch.device.as_str())
+                    .bind(id.as_str())
+                    .bind(v1)
+                    .bind(v2)
+                    .bind(v3);
+            }
+            insert.execute(&mut *conn).await?;
+        }
+
+        Ok(RecordReceipt {
+            id,
+            seq,
+            section,
+            readings: readings.len() as u64,
+            cid: cid_text,
+            commitment: commitment.to_hex(),
+        })
+    }
+}
+
+fn stored_reading(row: &AnyRow) -> Result<StoredReading> {
+    let metric = parse_metric(&row.try_get::<String, _>("metric")?)?;
+    Ok(StoredReading {
+        metric,
+        t: Timestamp::new(row.try_get("t")?).map_err(corrupt)?,
+        value: value_from_columns(
+            metric,
+            row.try_get("v1")?,
+            row.try_get("v2")?,
+            row.try_get("v3")?,
+        )?,
+        device: parse_id(row.try_get("device_id")?, DeviceId::new)?,
+        record: parse_id(row.try_get("record_id")?, RecordId::new)?,
+    })
+}
+
+fn stored_record(row: &AnyRow) -> Result<StoredRecord> {
+    let section: String = row.try_get("section")?;
+    let cid: String = row.try_get("cid")?;
+    let header = RecordHeader {
+        patient: parse_id(row.try_get("patient_id")?, PatientId::new)?,
+        source: parse_id(row.try_get("source")?, DeviceId::new)?,
+        section: Section::from_name(&section).ok_or_else(|| corrupt("section"))?,
+        encoding: u16::try_from(row.try_get::<i64, _>("encoding")?).map_err(corrupt)?,
+        t_from: Timestamp::new(row.try_get("t_from")?).map_err(corrupt)?,
+        t_to: Timestamp::new(row.try_get("t_to")?).map_err(corrupt)?,
+        seq: row.try_get::<i64, _>("seq")? as u64,
+        prev: commitment_from(&row.try_get::<Vec<u8>, _>("prev")?)?,
+        cid: ContentId::parse(&cid).ok_or_else(|| corrupt("cid"))?,
+    };
+    Ok(StoredRecord {
+        id: parse_id(row.try_get("id")?, RecordId::new)?,
+        header,
+        commitment: commitment_from(&row.try_get::<Vec<u8>, _>("commitment")?)?,
+        reading_count: row.try_get::<i64, _>("reading_count")? as u64,
+        created_at: Timestamp::new(row.try_get("created_at")?).map_err(corrupt)?,
+    })
+}

@@ -1,0 +1,137 @@
+//! Data that crosses the [`Store`](crate::Store) boundary.
+
+use serde::{Deserialize, Serialize};
+use vitalis_model::{
+    Commitment, ContentId, DeviceId, Metric, PatientId, Reading, RecordHeader, RecordId, Section,
+    Timestamp, Value,
+};
+
+/// An authenticated device and the patient it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceAuth {
+    /// The device.
+    pub device: DeviceId,
+    /// Its patient.
+    pub patient: PatientId,
+}
+
+/// One upload, validated, ready to store.
+#[derive(Debug, Clone)]
+pub struct NewBatch {
+    /// Whose readings.
+    pub patient: PatientId,
+    /// The device that sent them.
+    pub device: DeviceId,
+    /// The sender's idempotency key, if it gave one.
+    pub idempotency_key: Option<String>,
+    /// Readings grouped by the section they go to; each group becomes one record. Within
+    /// the batch every (metric, time) appears at most once.
+    pub parts: Vec<(Section, Vec<Reading>)>,
+    /// When the server received the batch.
+    pub received_at: Timestamp,
+}
+
+/// What was stored for one record of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordReceipt {
+    /// Record id.
+    pub id: RecordId,
+    /// Sequence number in the patient's chain.
+    pub seq: u64,
+    /// Section.
+    pub section: Section,
+    /// Number of readings in the record.
+    pub readings: u64,
+    /// Content id of the stored payload.
+    pub cid: String,
+    /// Record commitment (hex).
+    pub commitment: String,
+}
+
+/// The answer to one batch of [`Store::append`](crate::Store::append).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppendReceipt {
+    /// Records created (none when every reading was a duplicate).
+    pub records: Vec<RecordReceipt>,
+    /// Readings stored.
+    pub accepted: u64,
+    /// Readings skipped because the same (device, metric, time) was already stored.
+    pub duplicates: u64,
+    /// True when this is the stored receipt of an earlier upload with the same key.
+    #[serde(default)]
+    pub replayed: bool,
+}
+
+/// Position after which a page of readings continues: (time, metric, device).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadingCursor {
+    /// Time of the last reading returned.
+    pub t: Timestamp,
+    /// Its metric.
+    pub metric: Metric,
+    /// Its device.
+    pub device: DeviceId,
+}
+
+/// A query of one patient's readings.
+#[derive(Debug, Clone)]
+pub struct ReadingQuery {
+    /// Whose.
+    pub patient: PatientId,
+    /// Only this metric, or all.
+    pub metric: Option<Metric>,
+    /// From this instant (inclusive).
+    pub from: Timestamp,
+    /// To this instant (inclusive).
+    pub to: Timestamp,
+    /// Continue after this reading.
+    pub after: Option<ReadingCursor>,
+    /// At most this many readings.
+    pub limit: u32,
+}
+
+/// A reading as stored and indexed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredReading {
+    /// Metric.
+    pub metric: Metric,
+    /// Time.
+    pub t: Timestamp,
+    /// Value in the canonical unit.
+    pub value: Value,
+    /// Source device.
+    pub device: DeviceId,
+    /// The record that holds it.
+    pub record: RecordId,
+}
+
+/// One page of readings.
+#[derive(Debug, Clone)]
+pub struct ReadingsPage {
+    /// The readings, ordered by (time, metric, device).
+    pub readings: Vec<StoredReading>,
+    /// Where the next page starts, when there is more.
+    pub next: Option<ReadingCursor>,
+}
+
+/// A record's metadata as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    /// Record id.
+    pub id: RecordId,
+    /// Header the commitment binds.
+    pub header: RecordHeader,
+    /// Stored commitment.
+    pub commitment: Commitment,
+    /// Number of readings.
+    pub reading_count: u64,
+    /// When it was stored.
+    pub created_at: Timestamp,
+}
+
+impl StoredRecord {
+    /// Content id of the payload.
+    pub fn cid(&self) -> &ContentId {
+        &self.header.cid
+    }
+}

@@ -1,0 +1,401 @@
+//! One test suite, run against every backend: SQLite always; PostgreSQL when a server is
+//! reachable at `VITALIS_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432`).
+//! Without one the PostgreSQL half prints that it was skipped, unless
+//! `VITALIS_REQUIRE_SERVICES=1` (as in CI), where a missing server fails the run.
+
+use std::sync::Arc;
+
+use sqlx::{Connection, Executor, PgConnection};
+use vitalis_model::{
+    ChainLink, DeviceId, Metric, PatientId, Reading, Section, Timestamp, Value, verify_chain,
+};
+use vitalis_store::{NewBatch, ReadingQuery, SqlStore, Store, StoreError};
+
+const NOW: i64 = 1_763_900_000_000;
+
+/// A store on a fresh database, and what must outlive it.
+struct Fixture {
+    store: SqlStore,
+    _dir: Option<tempfile::TempDir>,
+    /// (server URL, database) to drop afterwards.
+    pg_database: Option<(String, String)>,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let Some((base, name)) = self.pg_database.take() else {
+            return;
+        };
+        // Drop runs outside async; a short-lived runtime on its own thread does the cleanup.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut admin) = PgConnection::connect(&format!("{base}/postgres")).await {
+                    let _ = admin
+                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await;
+                }
+            });
+        })
+        .join()
+        .unwrap();
+    }
+}
+
+async fn sqlite() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("vitalis.db").display());
+    Fixture {
+        store: SqlStore::open(&url).await.unwrap(),
+        _dir: Some(dir),
+        pg_database: None,
+    }
+}
+
+/// A fresh PostgreSQL database, or `None` (after saying so) when no server is reachable.
+async fn postgres() -> Option<Fixture> {
+    let base = std::env::var("VITALIS_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
+    let required = std::env::var("VITALIS_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
+    let mut admin = match PgConnection::connect(&format!("{base}/postgres")).await {
+        Ok(admin) => admin,
+        Err(e) if required => panic!("PostgreSQL required (VITALIS_REQUIRE_SERVICES=1): {e}"),
+        Err(e) => {
+            eprintln!("SKIPPED: PostgreSQL tests, no server at {base}: {e}");
+            return None;
+        }
+    };
+    let name = format!("vitalis_test_{}", unique_suffix());
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let store = SqlStore::open(&format!("{base}/{name}")).await.unwrap();
+    Some(Fixture {
+        store,
+        _dir: None,
+        pg_database: Some((base, name)),
+    })
+}
+
+fn unique_suffix() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Runs one scenario on SQLite and on PostgreSQL.
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $(#[tokio::test] async fn $name() {
+                let f = super::sqlite().await;
+                super::$name(f.store.clone()).await
+            })*
+        }
+        mod postgres_backend {
+            $(#[tokio::test] async fn $name() {
+                if let Some(f) = super::postgres().await { super::$name(f.store.clone()).await }
+            })*
+        }
+    };
+}
+
+both_backends!(
+    stores_a_batch_as_records_per_section,
+    chains_records_per_patient,
+    skips_readings_already_stored,
+    replays_an_idempotency_key,
+    a_failed_group_stores_nothing,
+    pages_through_readings,
+    authenticates_tokens,
+);
+
+fn ts(ms: i64) -> Timestamp {
+    Timestamp::new(ms).unwrap()
+}
+
+fn reading(metric: Metric, t: i64, v: f64) -> Reading {
+    Reading::new(metric, ts(t), Value::Scalar(v), ts(NOW)).unwrap()
+}
+
+fn batch(patient: &PatientId, device: &DeviceId, readings: Vec<Reading>) -> NewBatch {
+    let mut protected = Vec::new();
+    let mut open = Vec::new();
+    for r in readings {
+        match r.metric().spec().default_section {
+            Section::Protected => protected.push(r),
+            Section::Open => open.push(r),
+        }
+    }
+    NewBatch {
+        patient: patient.clone(),
+        device: device.clone(),
+        idempotency_key: None,
+        parts: vec![(Section::Protected, protected), (Section::Open, open)],
+        received_at: ts(NOW),
+    }
+}
+
+async fn patient_with_device(store: &SqlStore, n: u8) -> (PatientId, DeviceId) {
+    let patient = store.create_patient([n; 32]).await.unwrap();
+    let device = store.create_device(&patient, [n + 100; 32]).await.unwrap();
+    (patient, device)
+}
+
+fn all_of(patient: &PatientId) -> ReadingQuery {
+    ReadingQuery {
+        patient: patient.clone(),
+        metric: None,
+        from: ts(0),
+        to: ts(NOW),
+        after: None,
+        limit: 100_000,
+    }
+}
+
+async fn chain_of(store: &SqlStore, patient: &PatientId) -> Vec<ChainLink> {
+    let mut links = Vec::new();
+    for record in store.records(patient, 0, 10_000).await.unwrap() {
+        let payload = store
+            .blob(record.cid())
+            .await
+            .unwrap()
+            .expect("payload stored");
+        links.push(ChainLink {
+            header: record.header,
+            commitment: record.commitment,
+            payload,
+        });
+    }
+    links
+}
+
+async fn stores_a_batch_as_records_per_section(store: SqlStore) {
+    let (p, d) = patient_with_device(&store, 1).await;
+    let readings = vec![
+        reading(Metric::HeartRate, NOW - 3000, 61.0),
+        reading(Metric::Steps, NOW - 3000, 12.0),
+        reading(Metric::HeartRate, NOW - 2000, 63.5),
+    ];
+    let receipts = store.append(vec![batch(&p, &d, readings)]).await.unwrap();
+    let receipt = &receipts[0];
+    assert_eq!((receipt.accepted, receipt.duplicates), (3, 0));
+    let sections: Vec<_> = receipt
+        .records
+        .iter()
+        .map(|r| (r.seq, r.section, r.readings))
+        .collect();
+    assert_eq!(
+        sections,
+        vec![(1, Section::Protected, 2), (2, Section::Open, 1)]
+    );
+
+    let page = store.readings(&all_of(&p)).await.unwrap();
+    let got: Vec<_> = page
+        .readings
+        .iter()
+        .map(|r| (r.metric, r.t.millis(), r.value))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Metric::HeartRate, NOW - 3000, Value::Scalar(61.0)),
+            (Metric::Steps, NOW - 3000, Value::Scalar(12.0)),
+            (Metric::HeartRate, NOW - 2000, Value::Scalar(63.5)),
+        ]
+    );
+    let hr = ReadingQuery {
+        metric: Some(Metric::HeartRate),
+        from: ts(NOW - 2500),
+        ..all_of(&p)
+    };
+    assert_eq!(store.readings(&hr).await.unwrap().readings.len(), 1);
+}
+
+async fn chains_records_per_patient(store: SqlStore) {
+    let (p1, d1) = patient_with_device(&store, 1).await;
+    let (p2, d2) = patient_with_device(&store, 2).await;
+    for i in 0..5 {
+        // Interleave two patients in one group: each keeps its own chain.
+        let t = NOW - 100_000 + i * 1000;
+        store
+            .append(vec![
+                batch(&p1, &d1, vec![reading(Metric::HeartRate, t, 70.0)]),
+                batch(
+                    &p2,
+                    &d2,
+                    vec![
+                        reading(Metric::Spo2, t, 97.0),
+                        reading(Metric::Steps, t, 5.0),
+                    ],
+                ),
+            ])
+            .await
+            .unwrap();
+    }
+    let chain1 = chain_of(&store, &p1).await;
+    let chain2 = chain_of(&store, &p2).await;
+    assert_eq!((chain1.len(), chain2.len()), (5, 10));
+    verify_chain(&chain1).unwrap();
+    verify_chain(&chain2).unwrap();
+    let (seq, head) = store.head(&p2).await.unwrap();
+    assert_eq!((seq, head), (10, chain2[9].commitment));
+}
+
+async fn skips_readings_already_stored(store: SqlStore) {
+    let (p, d) = patient_with_device(&store, 1).await;
+    let first = vec![
+        reading(Metric::HeartRate, NOW - 5000, 70.0),
+        reading(Metric::HeartRate, NOW - 4000, 71.0),
+    ];
+    store
+        .append(vec![batch(&p, &d, first.clone())])
+        .await
+        .unwrap();
+
+    // The same readings again, plus one new: only the new one is stored.
+    let mut again = first.clone();
+    again.push(reading(Metric::HeartRate, NOW - 3000, 72.0));
+    let receipt = store
+        .append(vec![batch(&p, &d, again)])
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!((receipt.accepted, receipt.duplicates), (1, 2));
+
+    // Entirely duplicate: no record, no sequence number used.
+    let receipt = store
+        .append(vec![batch(&p, &d, first)])
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        (receipt.accepted, receipt.duplicates, receipt.records.len()),
+        (0, 2, 0)
+    );
+    assert_eq!(store.head(&p).await.unwrap().0, 2);
+    assert_eq!(store.readings(&all_of(&p)).await.unwrap().readings.len(), 3);
+
+    // Another device of the same patient may report the same instant.
+    let d2 = store.create_device(&p, [77; 32]).await.unwrap();
+    let receipt = store
+        .append(vec![batch(
+            &p,
+            &d2,
+            vec![reading(Metric::HeartRate, NOW - 5000, 69.0)],
+        )])
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(receipt.accepted, 1);
+}
+
+async fn replays_an_idempotency_key(store: SqlStore) {
+    let (p, d) = patient_with_device(&store, 1).await;
+    let mut b = batch(&p, &d, vec![reading(Metric::Steps, NOW - 1000, 40.0)]);
+    b.idempotency_key = Some("upload-1".into());
+    let first = store.append(vec![b.clone()]).await.unwrap().remove(0);
+    assert!(!first.replayed);
+
+    // Same key, even with different content: the first receipt, nothing stored.
+    b.parts = vec![(Section::Open, vec![reading(Metric::Steps, NOW - 500, 41.0)])];
+    let again = store.append(vec![b]).await.unwrap().remove(0);
+    assert!(again.replayed);
+    assert_eq!(again.records, first.records);
+    assert_eq!(store.readings(&all_of(&p)).await.unwrap().readings.len(), 1);
+}
+
+async fn a_failed_group_stores_nothing(store: SqlStore) {
+    let (p, d) = patient_with_device(&store, 1).await;
+    let good = batch(&p, &d, vec![reading(Metric::HeartRate, NOW - 1000, 70.0)]);
+    let ghost = PatientId::new("no-such-patient").unwrap();
+    let bad = batch(
+        &ghost,
+        &d,
+        vec![reading(Metric::HeartRate, NOW - 1000, 70.0)],
+    );
+    let err = store.append(vec![good, bad]).await.unwrap_err();
+    assert!(matches!(err, StoreError::UnknownPatient(_)), "{err}");
+    assert!(
+        store
+            .readings(&all_of(&p))
+            .await
+            .unwrap()
+            .readings
+            .is_empty()
+    );
+    assert!(store.records(&p, 0, 10).await.unwrap().is_empty());
+    assert_eq!(store.head(&p).await.unwrap().0, 0);
+}
+
+async fn pages_through_readings(store: SqlStore) {
+    let (p, d) = patient_with_device(&store, 1).await;
+    let d2 = store.create_device(&p, [55; 32]).await.unwrap();
+    let mut expected = Vec::new();
+    for (dev, offset) in [(&d, 0.0), (&d2, 1.0)] {
+        let readings: Vec<_> = (0..25)
+            .map(|i| reading(Metric::HeartRate, NOW - 50_000 + i * 1000, 60.0 + offset))
+            .collect();
+        store.append(vec![batch(&p, dev, readings)]).await.unwrap();
+    }
+    for i in 0..25 {
+        expected.push(NOW - 50_000 + i * 1000);
+        expected.push(NOW - 50_000 + i * 1000);
+    }
+    let mut got = Vec::new();
+    let mut query = ReadingQuery {
+        limit: 7,
+        ..all_of(&p)
+    };
+    loop {
+        let page = store.readings(&query).await.unwrap();
+        got.extend(page.readings.iter().map(|r| r.t.millis()));
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(got, expected);
+}
+
+async fn authenticates_tokens(store: SqlStore) {
+    let (p, d) = patient_with_device(&store, 9).await;
+    let auth = store.device_by_token([109; 32]).await.unwrap().unwrap();
+    assert_eq!((auth.device, auth.patient), (d, p.clone()));
+    assert_eq!(store.patient_by_token([9; 32]).await.unwrap(), Some(p));
+    assert!(store.device_by_token([9; 32]).await.unwrap().is_none());
+    assert!(store.patient_by_token([1; 32]).await.unwrap().is_none());
+    let ghost = PatientId::new("ghost").unwrap();
+    assert!(matches!(
+        store.create_device(&ghost, [3; 32]).await,
+        Err(StoreError::UnknownPatient(_))
+    ));
+}
+
+#[tokio::test]
+async fn sqlite_data_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("v.db").display());
+    let store = SqlStore::open(&url).await.unwrap();
+    let (p, d) = patient_with_device(&store, 4).await;
+    store
+        .append(vec![batch(
+            &p,
+            &d,
+            vec![reading(Metric::Weight, NOW - 1, 70.0)],
+        )])
+        .await
+        .unwrap();
+    store.close().await;
+    let store = Arc::new(SqlStore::open(&url).await.unwrap());
+    assert_eq!(store.readings(&all_of(&p)).await.unwrap().readings.len(), 1);
+    assert_eq!(store.head(&p).await.unwrap().0, 1);
+}
