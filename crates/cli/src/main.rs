@@ -1,1 +1,93 @@
-fn main() {}
+//! The `vitalis` command. Thin: parse the command line, resolve the configuration, call
+//! the libraries.
+
+mod config;
+mod demo;
+mod identity;
+mod serve;
+mod simulate;
+
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ServeArgs, StoreArgs};
+
+/// Vitalis: collect wearable health data and share it safely.
+#[derive(Debug, Parser)]
+#[command(name = "vitalis", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: store, ingest and HTTP API.
+    Serve(ServeArgs),
+    /// Run a server with demo patients and simulated watches, and print how to look.
+    Demo(demo::DemoArgs),
+    /// Simulate smartwatches uploading to a running server.
+    Simulate(simulate::SimulateArgs),
+    /// Manage patients.
+    Patient {
+        #[command(subcommand)]
+        command: PatientCommand,
+    },
+    /// Manage devices.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PatientCommand {
+    /// Register a patient; prints its id and API token.
+    Add(StoreArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// Bind a new device to a patient; prints its id and upload token.
+    Add {
+        /// The patient's id.
+        #[arg(long)]
+        patient: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// Parses durations like `10s`, `500ms`, `2m`.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 10s, 500ms, 2m)"))
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(Config::resolve(&args.store, args.listen)?).await,
+            Command::Demo(args) => demo::run(args).await,
+            Command::Simulate(args) => simulate::run(args).await,
+            Command::Patient {
+                command: PatientCommand::Add(store),
+            } => identity::add_patient(Config::resolve(&store, None)?).await,
+            Command::Device {
+                command: DeviceCommand::Add { patient, store },
+            } => identity::add_device(Config::resolve(&store, None)?, &patient).await,
+        }
+    })
+}

@@ -1,0 +1,92 @@
+//! `vitalis demo`: a server with demo patients and simulated watches, and directions.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+use vitalis_server::tokens;
+use vitalis_simulator::upload::{SimConfig, SimDevice};
+
+use crate::config::{Config, StoreArgs};
+use crate::parse_duration;
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct DemoArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Number of demo patients (one simulated watch each).
+    #[arg(long, default_value_t = 3)]
+    patients: usize,
+    /// Time between a watch's uploads.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    interval: Duration,
+    /// History each watch uploads at start, so there is something to see at once.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    backfill: Duration,
+    /// Keep the data here (default: a temporary directory removed on exit).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Stop after this long (default: run until Ctrl-C).
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+}
+
+pub(crate) async fn run(args: DemoArgs) -> Result<()> {
+    let temp = tempfile::tempdir()?;
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    let store_args = StoreArgs {
+        config: None,
+        data_dir: Some(data_dir.clone()),
+        database_url: None,
+    };
+    let config = Config::resolve(&store_args, Some(args.listen))?;
+    let running = crate::serve::start(&config).await?;
+    let base = format!("http://{}", running.addr);
+
+    println!(
+        "Vitalis demo — server at {base}, data in {}",
+        data_dir.display()
+    );
+    println!();
+    let mut devices = Vec::new();
+    for n in 1..=args.patients {
+        let patient = tokens::add_patient(running.store.as_ref()).await?;
+        let device = tokens::add_device(running.store.as_ref(), &patient.patient).await?;
+        let (id, token) = (&patient.patient, &patient.token);
+        println!("Demo patient {n}: id {id}");
+        println!("  token: {token}");
+        println!(
+            "  readings: curl -H 'Authorization: Bearer {token}' '{base}/api/v1/patients/{id}/readings?metric=heart_rate&limit=20'"
+        );
+        println!(
+            "  live:     curl -N -H 'Authorization: Bearer {token}' {base}/api/v1/patients/{id}/live"
+        );
+        println!(
+            "  records:  curl -H 'Authorization: Bearer {token}' {base}/api/v1/patients/{id}/records"
+        );
+        println!();
+        devices.push(SimDevice::new(device.token));
+    }
+    println!(
+        "{} simulated watches upload the last {} now, then every {}. Ctrl-C stops.",
+        devices.len(),
+        humantime::format_duration(args.backfill),
+        humantime::format_duration(args.interval)
+    );
+    let sim = SimConfig {
+        interval: args.interval,
+        seed: 1,
+        duration: args.duration,
+        backfill: args.backfill,
+        ..SimConfig::new(base)
+    };
+    crate::simulate::simulate(sim, devices).await?;
+    running.task.abort();
+    Ok(())
+}

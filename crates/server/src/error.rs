@@ -1,0 +1,153 @@
+//! [`ApiError`]: every refusal the API gives, as a status and a stable JSON body
+//! `{"error": {"code", "message", "field", "index"}}`. Internal details are logged once
+//! and never sent.
+
+use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use vitalis_ingest::IngestError;
+use vitalis_store::StoreError;
+
+/// An API failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The upload was refused or could not be stored.
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    /// No bearer token, or one that matches nobody.
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    /// Authenticated, but not allowed to see this.
+    #[error("this token may not access that resource")]
+    Forbidden,
+    /// No such route or resource.
+    #[error("not found")]
+    NotFound,
+    /// The route exists, the method does not.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The request body exceeds the limit.
+    #[error("the request body exceeds {limit} bytes")]
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A query parameter is invalid.
+    #[error("{message}")]
+    BadParameter {
+        /// Stable code.
+        code: &'static str,
+        /// The parameter.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The store failed; details are logged, not sent.
+    #[error("internal error")]
+    Store(#[from] StoreError),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    code: &'a str,
+    message: String,
+    field: Option<String>,
+    index: Option<usize>,
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Ingest(IngestError::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Ingest(IngestError::BatchTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Ingest(IngestError::MalformedJson { .. }) => StatusCode::BAD_REQUEST,
+            ApiError::Ingest(IngestError::InvalidIdempotencyKey) => StatusCode::BAD_REQUEST,
+            ApiError::Ingest(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BadParameter { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn detail(&self) -> Detail<'_> {
+        let (code, field, index) = match self {
+            ApiError::Ingest(e) => (e.code(), e.field(), e.index()),
+            ApiError::Unauthorized => ("unauthorized", Some("Authorization".into()), None),
+            ApiError::Forbidden => ("forbidden", None, None),
+            ApiError::NotFound => ("not_found", None, None),
+            ApiError::MethodNotAllowed => ("method_not_allowed", None, None),
+            ApiError::BodyTooLarge { .. } => ("body_too_large", None, None),
+            ApiError::BadParameter { code, field, .. } => (*code, Some((*field).to_owned()), None),
+            ApiError::Store(_) => ("unavailable", None, None),
+        };
+        let message = match self {
+            ApiError::Ingest(e) => e.message(),
+            other => other.to_string(),
+        };
+        Detail {
+            code,
+            message,
+            field,
+            index,
+        }
+    }
+}
+
+// axum's own rejections answer in plain text; these keep every refusal in the JSON shape.
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::BadParameter {
+            code: "invalid_parameter",
+            field: "id",
+            message: rejection.body_text(),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadParameter {
+            code: "invalid_parameter",
+            field: "query",
+            message: rejection.body_text(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Store(err) = &self {
+            tracing::error!(error = %err, "store failure while serving a request");
+        }
+        let status = self.status();
+        let mut response = (
+            status,
+            Json(Body {
+                error: self.detail(),
+            }),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

@@ -1,0 +1,259 @@
+//! The patient's read path: readings by metric and time, and the record chain.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use vitalis_model::{DeviceId, MAX_CLOCK_SKEW_MS, Metric, PatientId, Timestamp, Value};
+use vitalis_store::{ReadingCursor, ReadingQuery, StoredReading, StoredRecord};
+
+use crate::AppState;
+use crate::auth::Patient;
+use crate::error::ApiError;
+
+/// Readings per page unless `limit` says otherwise, and the most a page may hold.
+const DEFAULT_LIMIT: u32 = 1000;
+const MAX_LIMIT: u32 = 10_000;
+/// The default window: the last day.
+const DEFAULT_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Query of `GET /patients/{id}/readings`; all optional, parsed by hand for clear errors.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReadingParams {
+    metric: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<String>,
+    after: Option<String>,
+}
+
+/// One reading as the API shows it.
+#[derive(Debug, Serialize)]
+pub(crate) struct ReadingView<'a> {
+    pub(crate) metric: Metric,
+    pub(crate) t: i64,
+    pub(crate) value: Value,
+    pub(crate) unit: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) device: Option<&'a DeviceId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) record: Option<&'a str>,
+}
+
+impl<'a> From<&'a StoredReading> for ReadingView<'a> {
+    fn from(r: &'a StoredReading) -> Self {
+        ReadingView {
+            metric: r.metric,
+            t: r.t.millis(),
+            value: r.value,
+            unit: r.metric.spec().unit,
+            device: Some(&r.device),
+            record: Some(r.record.as_str()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct ReadingsPageView<'a> {
+    patient: &'a PatientId,
+    readings: Vec<ReadingView<'a>>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+fn bad(code: &'static str, field: &'static str, message: String) -> ApiError {
+    ApiError::BadParameter {
+        code,
+        field,
+        message,
+    }
+}
+
+fn parse_time(
+    field: &'static str,
+    text: Option<&str>,
+    default: i64,
+) -> Result<Timestamp, ApiError> {
+    let ms = match text {
+        None => default,
+        Some(t) => t.parse::<i64>().map_err(|_| {
+            bad(
+                "invalid_parameter",
+                field,
+                format!("{field} must be milliseconds since the Unix epoch"),
+            )
+        })?,
+    };
+    Timestamp::new(ms).map_err(|e| bad("invalid_parameter", field, e.message))
+}
+
+fn parse_limit(text: Option<&str>) -> Result<u32, ApiError> {
+    match text {
+        None => Ok(DEFAULT_LIMIT),
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=MAX_LIMIT).contains(l))
+            .ok_or_else(|| {
+                bad(
+                    "invalid_parameter",
+                    "limit",
+                    format!("limit must be 1 to {MAX_LIMIT}"),
+                )
+            }),
+    }
+}
+
+/// Cursor text: `t.metric.device`, each part free of dots.
+fn cursor_text(c: &ReadingCursor) -> String {
+    format!("{}.{}.{}", c.t.millis(), c.metric, c.device)
+}
+
+fn parse_cursor(text: &str) -> Result<ReadingCursor, ApiError> {
+    let invalid = || {
+        bad(
+            "invalid_parameter",
+            "after",
+            "after must be a `next` value from a previous page".into(),
+        )
+    };
+    let mut parts = text.splitn(3, '.');
+    let (Some(t), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(invalid());
+    };
+    Ok(ReadingCursor {
+        t: t.parse()
+            .ok()
+            .and_then(|ms| Timestamp::new(ms).ok())
+            .ok_or_else(invalid)?,
+        metric: Metric::from_name(m).ok_or_else(invalid)?,
+        device: DeviceId::new(d).map_err(|_| invalid())?,
+    })
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub(crate) async fn readings(
+    State(state): State<AppState>,
+    patient: Patient,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<ReadingParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (Path(id), Query(params)) = (path?, query?);
+    patient.require_self(&id)?;
+    let metric = params
+        .metric
+        .as_deref()
+        .map(|m| {
+            Metric::from_name(m)
+                .ok_or_else(|| bad("unknown_metric", "metric", format!("unknown metric {m:?}")))
+        })
+        .transpose()?;
+    let now = now_ms();
+    let to = parse_time("to", params.to.as_deref(), now + MAX_CLOCK_SKEW_MS)?;
+    let from = parse_time(
+        "from",
+        params.from.as_deref(),
+        to.millis().saturating_sub(DEFAULT_WINDOW_MS).max(0),
+    )?;
+    if from > to {
+        return Err(bad(
+            "invalid_parameter",
+            "from",
+            "from must not be after to".into(),
+        ));
+    }
+    let limit = parse_limit(params.limit.as_deref())?;
+    let after = params.after.as_deref().map(parse_cursor).transpose()?;
+    let query = ReadingQuery {
+        patient: patient.0.clone(),
+        metric,
+        from,
+        to,
+        after,
+        limit,
+    };
+    let page = state.store.readings(&query).await?;
+    let view = ReadingsPageView {
+        patient: &patient.0,
+        readings: page.readings.iter().map(ReadingView::from).collect(),
+        next: page.next.as_ref().map(cursor_text),
+    };
+    // Serialized here, while the page it borrows from is alive.
+    Ok(Json(view).into_response())
+}
+
+/// Query of `GET /patients/{id}/records`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RecordParams {
+    after_seq: Option<String>,
+    limit: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RecordView<'a> {
+    id: &'a str,
+    seq: u64,
+    section: &'static str,
+    source: &'a DeviceId,
+    t_from: i64,
+    t_to: i64,
+    readings: u64,
+    cid: String,
+    prev: String,
+    commitment: String,
+    created_at: i64,
+}
+
+impl<'a> From<&'a StoredRecord> for RecordView<'a> {
+    fn from(r: &'a StoredRecord) -> Self {
+        RecordView {
+            id: r.id.as_str(),
+            seq: r.header.seq,
+            section: r.header.section.name(),
+            source: &r.header.source,
+            t_from: r.header.t_from.millis(),
+            t_to: r.header.t_to.millis(),
+            readings: r.reading_count,
+            cid: r.header.cid.to_string(),
+            prev: r.header.prev.to_hex(),
+            commitment: r.commitment.to_hex(),
+            created_at: r.created_at.millis(),
+        }
+    }
+}
+
+pub(crate) async fn records(
+    State(state): State<AppState>,
+    patient: Patient,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<RecordParams>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (Path(id), Query(params)) = (path?, query?);
+    patient.require_self(&id)?;
+    let after_seq = match params.after_seq.as_deref() {
+        None => 0,
+        Some(s) => s.parse::<u64>().map_err(|_| {
+            bad(
+                "invalid_parameter",
+                "after_seq",
+                "after_seq must be a whole number".into(),
+            )
+        })?,
+    };
+    let limit = parse_limit(params.limit.as_deref())?;
+    let records = state.store.records(&patient.0, after_seq, limit).await?;
+    let views: Vec<RecordView> = records.iter().map(RecordView::from).collect();
+    Ok(Json(
+        serde_json::json!({ "patient": patient.0, "records": views }),
+    ))
+}
