@@ -168,8 +168,41 @@ async fn acknowledged_readings_survive_sigkill_exactly_once() {
             None => break,
         }
     }
+    // The record chain has no gap and every link holds.
+    let chain: Value = client
+        .get(format!(
+            "{url}/api/v1/patients/{patient_id}/records?limit=10000"
+        ))
+        .bearer_auth(&patient_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let records = chain["records"].as_array().unwrap();
+    let mut prev = "0".repeat(64);
+    for (i, record) in records.iter().enumerate() {
+        assert_eq!(record["seq"].as_u64(), Some(i as u64 + 1));
+        assert_eq!(
+            record["prev"].as_str(),
+            Some(prev.as_str()),
+            "record {} breaks the chain",
+            i + 1
+        );
+        prev = record["commitment"].as_str().unwrap().to_owned();
+    }
+    let in_records: u64 = records
+        .iter()
+        .map(|r| r["readings"].as_u64().unwrap())
+        .sum();
     server.kill().unwrap();
     server.wait().unwrap();
+    assert_eq!(
+        in_records,
+        stored.len() as u64,
+        "records and the reading index disagree"
+    );
 
     let unique: HashSet<i64> = stored.iter().copied().collect();
     assert_eq!(unique.len(), stored.len(), "a reading is stored twice");

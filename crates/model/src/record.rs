@@ -243,8 +243,7 @@ pub enum ChainError {
 /// Checks a patient's records in order, starting at `seq 1`.
 pub fn verify_chain<'a>(links: impl IntoIterator<Item = &'a ChainLink>) -> Result<(), ChainError> {
     let mut prev = Commitment::GENESIS;
-    let mut expected = 1;
-    for link in links {
+    for (expected, link) in (1u64..).zip(links) {
         let h = &link.header;
         if h.seq != expected {
             return Err(ChainError::Gap {
@@ -262,7 +261,6 @@ pub fn verify_chain<'a>(links: impl IntoIterator<Item = &'a ChainLink>) -> Resul
             return Err(ChainError::CommitmentMismatch { seq: h.seq });
         }
         prev = link.commitment;
-        expected += 1;
     }
     Ok(())
 }

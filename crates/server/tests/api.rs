@@ -341,100 +341,35 @@ async fn assert_refused(
     );
 }
 
+/// (case, reading, code, field): readings the server must refuse, each for one reason.
+#[rustfmt::skip] // One case per line reads as a table; rustfmt would spread each over six.
+fn invalid_readings(t: i64) -> Vec<(&'static str, Value, &'static str, &'static str)> {
+    vec![
+        ("t as a string", json!({ "metric": "steps", "t": "noon", "value": 1 }), "invalid_field", "t"),
+        ("value as an array", json!({ "metric": "steps", "t": t, "value": [1] }), "invalid_field", "value"),
+        ("missing field", json!({ "metric": "steps", "t": t }), "invalid_field", "value"),
+        ("unknown field", json!({ "metric": "steps", "t": t, "value": 1, "device": "d" }), "invalid_field", "device"),
+        ("position for a number", reading("steps", t, json!({ "lat": 1, "lon": 2 }), None), "invalid_value", "value"),
+        ("number for a position", reading("location", t, json!(1), None), "invalid_value", "value"),
+        ("unknown sleep stage", reading("sleep_stage", t, json!("nap"), None), "invalid_value", "value"),
+        ("unknown metric", reading("heart_rat", t, json!(60), None), "unknown_metric", "metric"),
+        ("bad unit", reading("heart_rate", t, json!(60), Some("Hz")), "unknown_unit", "unit"),
+        ("fraction sent as %", reading("spo2", t, json!(0.97), None), "out_of_range", "value"),
+        ("out of range", reading("heart_rate", t, json!(400), None), "out_of_range", "value"),
+        ("latitude out of range", reading("location", t, json!({ "lat": 91, "lon": 0 }), None), "out_of_range", "value.lat"),
+        ("in the future", reading("steps", now_ms() + 600_000, json!(1), None), "future_timestamp", "t"),
+        ("before the epoch", reading("steps", -1, json!(1), None), "invalid_timestamp", "t"),
+    ]
+}
+
 #[tokio::test]
 async fn invalid_readings_are_refused_by_index_and_field() {
     let app = TestApp::new().await;
     let owner = app.owner().await;
     let t = now_ms() - 5_000;
-    // Each goes second, after a valid reading, so that a partial store would show.
-    let cases = [
-        (
-            "t as a string",
-            json!({ "metric": "steps", "t": "noon", "value": 1 }),
-            "invalid_field",
-            "t",
-        ),
-        (
-            "value as an array",
-            json!({ "metric": "steps", "t": t, "value": [1] }),
-            "invalid_field",
-            "value",
-        ),
-        (
-            "missing field",
-            json!({ "metric": "steps", "t": t }),
-            "invalid_field",
-            "value",
-        ),
-        (
-            "unknown field",
-            json!({ "metric": "steps", "t": t, "value": 1, "device": "d" }),
-            "invalid_field",
-            "device",
-        ),
-        (
-            "position for a number",
-            reading("steps", t, json!({ "lat": 1, "lon": 2 }), None),
-            "invalid_value",
-            "value",
-        ),
-        (
-            "number for a position",
-            reading("location", t, json!(1), None),
-            "invalid_value",
-            "value",
-        ),
-        (
-            "unknown sleep stage",
-            reading("sleep_stage", t, json!("nap"), None),
-            "invalid_value",
-            "value",
-        ),
-        (
-            "unknown metric",
-            reading("heart_rat", t, json!(60), None),
-            "unknown_metric",
-            "metric",
-        ),
-        (
-            "bad unit",
-            reading("heart_rate", t, json!(60), Some("Hz")),
-            "unknown_unit",
-            "unit",
-        ),
-        (
-            "fraction sent as %",
-            reading("spo2", t, json!(0.97), None),
-            "out_of_range",
-            "value",
-        ),
-        (
-            "out of range",
-            reading("heart_rate", t, json!(400), None),
-            "out_of_range",
-            "value",
-        ),
-        (
-            "latitude out of range",
-            reading("location", t, json!({ "lat": 91, "lon": 0 }), None),
-            "out_of_range",
-            "value.lat",
-        ),
-        (
-            "in the future",
-            reading("steps", now_ms() + 600_000, json!(1), None),
-            "future_timestamp",
-            "t",
-        ),
-        (
-            "before the epoch",
-            reading("steps", -1, json!(1), None),
-            "invalid_timestamp",
-            "t",
-        ),
-    ];
     let ok = reading("heart_rate", t, json!(60), None);
-    for (name, bad, code, field) in cases {
+    // Each goes second, after a valid reading, so that a partial store would show.
+    for (name, bad, code, field) in invalid_readings(t) {
         let request = upload_request(
             Some(&format!("Bearer {}", owner.device.token)),
             batch(&[ok.clone(), bad]),
@@ -472,123 +407,44 @@ fn bad_body(name: &'static str, body: Vec<u8>, want: Refusal) -> BadRequest {
     }
 }
 
-fn unauthorized(name: &'static str, auth: Auth, body: &[u8]) -> BadRequest {
-    BadRequest {
-        auth,
-        ..bad_body(
-            name,
-            body.to_vec(),
-            refusal(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                Some("Authorization"),
-                None,
-            ),
-        )
-    }
-}
-
-fn bad_key(name: &'static str, key: HeaderValue, body: &[u8]) -> BadRequest {
-    let want = refusal(
-        StatusCode::BAD_REQUEST,
-        "invalid_idempotency_key",
-        Some("Idempotency-Key"),
-        None,
-    );
-    BadRequest {
-        key: Some(key),
-        ..bad_body(name, body.to_vec(), want)
-    }
-}
-
+/// Requests the upload must refuse before reading a reading, each for one reason.
+#[rustfmt::skip] // One case per line reads as a table; rustfmt would spread each over six.
 fn bad_requests(t: i64) -> Vec<BadRequest> {
+    use StatusCode as S;
     let ok = reading("heart_rate", t, json!(60), None);
     let valid = batch(std::slice::from_ref(&ok));
-    let malformed = || refusal(StatusCode::BAD_REQUEST, "malformed_json", None, None);
-    let invalid_field = |field| {
-        refusal(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            Some(field),
-            None,
-        )
+    let malformed = || refusal(S::BAD_REQUEST, "malformed_json", None, None);
+    let invalid_field = |field| refusal(S::UNPROCESSABLE_ENTITY, "invalid_field", Some(field), None);
+    let unauthorized = |name, auth| BadRequest {
+        auth,
+        ..bad_body(name, valid.clone(), refusal(S::UNAUTHORIZED, "unauthorized", Some("Authorization"), None))
     };
-    let too_large = |code, field| refusal(StatusCode::PAYLOAD_TOO_LARGE, code, field, None);
+    let bad_key = |name, key| BadRequest {
+        key: Some(key),
+        ..bad_body(name, valid.clone(), refusal(S::BAD_REQUEST, "invalid_idempotency_key", Some("Idempotency-Key"), None))
+    };
     // Valid JSON padded with whitespace: only the size limit can refuse it.
     let mut padded = valid.clone();
     padded.resize(MAX_BODY + 1, b' ');
     vec![
-        bad_body(
-            "truncated JSON",
-            format!(r#"{{"readings":[{ok},{{"metric":"#).into(),
-            malformed(),
-        ),
-        bad_body(
-            "a second document",
-            format!(r#"{{"readings":[{ok}]}} {{"readings":[]}}"#).into(),
-            malformed(),
-        ),
+        bad_body("truncated JSON", format!(r#"{{"readings":[{ok},{{"metric":"#).into(), malformed()),
+        bad_body("a second document", format!(r#"{{"readings":[{ok}]}} {{"readings":[]}}"#).into(), malformed()),
         bad_body("not JSON at all", b"readings=1".to_vec(), malformed()),
-        bad_body(
-            "unknown batch field",
-            format!(r#"{{"readings":[{ok}],"patient":"p"}}"#).into(),
-            invalid_field("patient"),
-        ),
-        bad_body(
-            "readings not a list",
-            br#"{"readings":{}}"#.to_vec(),
-            invalid_field("readings"),
-        ),
-        bad_body(
-            "no readings field",
-            b"{}".to_vec(),
-            invalid_field("readings"),
-        ),
-        bad_body(
-            "empty batch",
-            batch(&[]),
-            refusal(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "empty_batch",
-                Some("readings"),
-                None,
-            ),
-        ),
-        bad_body(
-            "10,001 readings",
-            batch(&vec![ok; 10_001]),
-            too_large("batch_too_large", Some("readings")),
-        ),
-        bad_body("body over 2 MiB", padded, too_large("body_too_large", None)),
-        unauthorized("no token", Auth::Missing, &valid),
-        unauthorized(
-            "unknown token",
-            Auth::Header("Bearer vtd_not-a-token"),
-            &valid,
-        ),
-        unauthorized(
-            "basic credentials",
-            Auth::Header("Basic dXNlcjpwdw=="),
-            &valid,
-        ),
-        unauthorized("empty bearer token", Auth::Header("Bearer "), &valid),
-        unauthorized("patient token on the upload", Auth::Patient, &valid),
-        bad_key(
-            "key with a space",
-            HeaderValue::from_static("two words"),
-            &valid,
-        ),
-        bad_key("empty key", HeaderValue::from_static(""), &valid),
-        bad_key(
-            "key of 129 characters",
-            HeaderValue::from_str(&"k".repeat(129)).unwrap(),
-            &valid,
-        ),
-        bad_key(
-            "non-ASCII key",
-            HeaderValue::from_bytes("café".as_bytes()).unwrap(),
-            &valid,
-        ),
+        bad_body("unknown batch field", format!(r#"{{"readings":[{ok}],"patient":"p"}}"#).into(), invalid_field("patient")),
+        bad_body("readings not a list", br#"{"readings":{}}"#.to_vec(), invalid_field("readings")),
+        bad_body("no readings field", b"{}".to_vec(), invalid_field("readings")),
+        bad_body("empty batch", batch(&[]), refusal(S::UNPROCESSABLE_ENTITY, "empty_batch", Some("readings"), None)),
+        bad_body("10,001 readings", batch(&vec![ok; 10_001]), refusal(S::PAYLOAD_TOO_LARGE, "batch_too_large", Some("readings"), None)),
+        bad_body("body over 2 MiB", padded, refusal(S::PAYLOAD_TOO_LARGE, "body_too_large", None, None)),
+        unauthorized("no token", Auth::Missing),
+        unauthorized("unknown token", Auth::Header("Bearer vtd_not-a-token")),
+        unauthorized("basic credentials", Auth::Header("Basic dXNlcjpwdw==")),
+        unauthorized("empty bearer token", Auth::Header("Bearer ")),
+        unauthorized("patient token on the upload", Auth::Patient),
+        bad_key("key with a space", HeaderValue::from_static("two words")),
+        bad_key("empty key", HeaderValue::from_static("")),
+        bad_key("key of 129 characters", HeaderValue::from_str(&"k".repeat(129)).unwrap()),
+        bad_key("non-ASCII key", HeaderValue::from_bytes("café".as_bytes()).unwrap()),
     ]
 }
 

@@ -160,7 +160,7 @@ impl Uploader {
     }
 }
 
-/// A network error in a few words (reqwest's display omits the cause).
+/// A network error in a few words, with its root cause (reqwest's display omits it).
 fn describe(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
@@ -169,10 +169,11 @@ fn describe(e: &reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    match std::error::Error::source(e) {
-        Some(cause) => format!("{kind}: {cause}"),
-        None => format!("{kind}: {e}"),
+    let mut root: &dyn std::error::Error = e;
+    while let Some(cause) = root.source() {
+        root = cause;
     }
+    format!("{kind}: {root}")
 }
 
 /// `Retry-After` in whole seconds (the HTTP-date form is not used by our server).
