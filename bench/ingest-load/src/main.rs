@@ -138,7 +138,7 @@ async fn main() -> Result<()> {
     let start_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64 - 86_400_000;
 
     let mut tasks = Vec::new();
-    for (lane, token) in tokens.into_iter().enumerate() {
+    for token in tokens {
         let (client, url, acked, measuring) = (
             client.clone(),
             url.clone(),
@@ -148,8 +148,9 @@ async fn main() -> Result<()> {
         let batch = args.batch;
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
-            // Each lane owns a disjoint stretch of the time axis (its own device anyway).
-            let mut t = start_ms + lane as i64 * 1_000_000_000;
+            // Each lane uploads for its own patient and device, so lanes may share the
+            // time axis; each batch moves on by one reading per millisecond.
+            let mut t = start_ms;
             while Instant::now() < end {
                 let payload = body(t, batch);
                 t += batch as i64;
