@@ -65,7 +65,13 @@ fn value(output: &str, key: &str) -> Result<String> {
 
 fn start_server(bin: &Path, store: &[String]) -> Result<(Child, String)> {
     let mut child = Command::new(bin)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--chain-listen",
+            "127.0.0.1:0",
+        ])
         .args(store)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

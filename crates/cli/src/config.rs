@@ -31,6 +31,19 @@ pub(crate) struct ServeArgs {
     /// Address to listen on. Default: 127.0.0.1:8080
     #[arg(long, env = "VITALIS_LISTEN")]
     pub(crate) listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub(crate) chain: ChainArgs,
+}
+
+/// The embedded chain's flags.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct ChainArgs {
+    /// Address of the embedded chain's Ethereum JSON-RPC. Default: 127.0.0.1:8545
+    #[arg(long, env = "VITALIS_CHAIN_LISTEN")]
+    pub(crate) chain_listen: Option<SocketAddr>,
+    /// Time between blocks of the embedded chain, e.g. 1s or 200ms. Default: 1s
+    #[arg(long, env = "VITALIS_BLOCK_TIME", value_parser = crate::parse_duration)]
+    pub(crate) block_time: Option<std::time::Duration>,
 }
 
 /// The configuration file's shape; every key optional.
@@ -42,6 +55,22 @@ struct FileConfig {
     database_url: Option<String>,
     max_body_bytes: Option<usize>,
     max_batch_readings: Option<usize>,
+    chain_listen: Option<SocketAddr>,
+    #[serde(default, with = "humantime_serde_opt")]
+    block_time: Option<std::time::Duration>,
+}
+
+/// `block_time = "1s"` in the file, in the same notation as the flag.
+mod humantime_serde_opt {
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<std::time::Duration>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|t| crate::parse_duration(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
 }
 
 /// The resolved configuration.
@@ -52,10 +81,18 @@ pub(crate) struct Config {
     pub(crate) database_url: String,
     pub(crate) max_body_bytes: usize,
     pub(crate) max_batch_readings: usize,
+    /// The embedded chain's JSON-RPC address.
+    pub(crate) chain_listen: SocketAddr,
+    /// The embedded chain's block interval.
+    pub(crate) block_time: std::time::Duration,
 }
 
 impl Config {
-    pub(crate) fn resolve(store: &StoreArgs, listen: Option<SocketAddr>) -> Result<Config> {
+    pub(crate) fn resolve(
+        store: &StoreArgs,
+        listen: Option<SocketAddr>,
+        chain: &ChainArgs,
+    ) -> Result<Config> {
         let file = match &store.config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
@@ -80,16 +117,28 @@ impl Config {
             database_url,
             max_body_bytes: file.max_body_bytes.unwrap_or(api.max_body_bytes),
             max_batch_readings: file.max_batch_readings.unwrap_or(ingest.max_readings),
+            chain_listen: chain
+                .chain_listen
+                .or(file.chain_listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8545))),
+            block_time: chain
+                .block_time
+                .or(file.block_time)
+                .unwrap_or(std::time::Duration::from_secs(1)),
         })
     }
 
-    /// Opens the store, creating the data directory for SQLite.
+    /// Reads the node's keys from the data directory, creating it and them if needed.
+    pub(crate) fn keys(&self) -> Result<crate::keys::Keys> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating data directory {}", self.data_dir.display()))?;
+        crate::keys::Keys::load_or_create(&self.data_dir)
+    }
+
+    /// Opens the store under the supervisor's chameleon-hash key from the data directory.
     pub(crate) async fn open_store(&self) -> Result<vitalis_store::SqlStore> {
-        if self.database_url.starts_with("sqlite://") {
-            std::fs::create_dir_all(&self.data_dir)
-                .with_context(|| format!("creating data directory {}", self.data_dir.display()))?;
-        }
-        vitalis_store::SqlStore::open(&self.database_url)
+        let keys = self.keys()?;
+        vitalis_store::SqlStore::open(&self.database_url, &keys.payload_key())
             .await
             .with_context(|| format!("opening the store at {}", redact(&self.database_url)))
     }
@@ -131,7 +180,7 @@ mod tests {
             data_dir: None,
             database_url: None,
         };
-        let c = Config::resolve(&args, None).unwrap();
+        let c = Config::resolve(&args, None, &ChainArgs::default()).unwrap();
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.database_url, "sqlite:///srv/v/vitalis.db");
         assert_eq!(c.max_batch_readings, 50);
@@ -140,7 +189,12 @@ mod tests {
             data_dir: Some("/tmp/x".into()),
             ..args
         };
-        let c = Config::resolve(&args, Some("127.0.0.1:1".parse().unwrap())).unwrap();
+        let c = Config::resolve(
+            &args,
+            Some("127.0.0.1:1".parse().unwrap()),
+            &ChainArgs::default(),
+        )
+        .unwrap();
         assert_eq!(
             (c.listen.port(), c.data_dir.as_path()),
             (1, Path::new("/tmp/x"))
@@ -157,7 +211,10 @@ mod tests {
             data_dir: None,
             database_url: None,
         };
-        let err = format!("{:#}", Config::resolve(&args, None).unwrap_err());
+        let err = format!(
+            "{:#}",
+            Config::resolve(&args, None, &ChainArgs::default()).unwrap_err()
+        );
         assert!(err.contains("bad.toml") && err.contains("listen"), "{err}");
     }
 

@@ -9,7 +9,7 @@ use clap::Args;
 use vitalis_server::tokens;
 use vitalis_simulator::upload::{SimConfig, SimDevice};
 
-use crate::config::{Config, StoreArgs};
+use crate::config::{ChainArgs, Config, StoreArgs};
 use crate::parse_duration;
 
 #[derive(Debug, Clone, Args)]
@@ -29,6 +29,8 @@ pub(crate) struct DemoArgs {
     /// Keep the data here (default: a temporary directory removed on exit).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    chain: ChainArgs,
     /// Stop after this long (default: run until Ctrl-C).
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
@@ -45,7 +47,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<()> {
         data_dir: Some(data_dir.clone()),
         database_url: None,
     };
-    let config = Config::resolve(&store_args, Some(args.listen))?;
+    let config = Config::resolve(&store_args, Some(args.listen), &args.chain)?;
     let running = crate::serve::start(&config).await?;
     let base = format!("http://{}", running.addr);
 
@@ -53,6 +55,14 @@ pub(crate) async fn run(args: DemoArgs) -> Result<()> {
         "Vitalis demo — server at {base}, data in {}",
         data_dir.display()
     );
+    let chain = running.chain_rpc.url();
+    let anchors = running.chain.deployment().anchors;
+    println!(
+        "Embedded chain (Ethereum JSON-RPC) at {chain}: one block every {}; the anchors contract is {anchors}.",
+        humantime::format_duration(config.block_time)
+    );
+    println!("  npx cast block-number --rpc-url {chain}");
+    println!("  npx cast call {anchors} 'anchorCount()(uint256)' --rpc-url {chain}");
     println!();
     let mut devices = Vec::new();
     for n in 1..=args.patients {

@@ -4,6 +4,7 @@
 mod config;
 mod demo;
 mod identity;
+mod keys;
 mod serve;
 mod simulate;
 
@@ -12,7 +13,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, ServeArgs, StoreArgs};
+use crate::config::{ChainArgs, Config, ServeArgs, StoreArgs};
 
 /// Vitalis: collect wearable health data and share it safely.
 #[derive(Debug, Parser)]
@@ -79,15 +80,23 @@ fn main() -> Result<()> {
         .build()?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Serve(args) => serve::run(Config::resolve(&args.store, args.listen)?).await,
+            Command::Serve(args) => {
+                serve::run(Config::resolve(&args.store, args.listen, &args.chain)?).await
+            }
             Command::Demo(args) => demo::run(args).await,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Patient {
                 command: PatientCommand::Add(store),
-            } => identity::add_patient(Config::resolve(&store, None)?).await,
+            } => identity::add_patient(Config::resolve(&store, None, &ChainArgs::default())?).await,
             Command::Device {
                 command: DeviceCommand::Add { patient, store },
-            } => identity::add_device(Config::resolve(&store, None)?, &patient).await,
+            } => {
+                identity::add_device(
+                    Config::resolve(&store, None, &ChainArgs::default())?,
+                    &patient,
+                )
+                .await
+            }
         }
     })
 }

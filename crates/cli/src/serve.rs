@@ -9,17 +9,61 @@ use vitalis_ingest::{BatchLimits, Pipeline, PipelineConfig};
 use vitalis_server::{ApiConfig, AppState};
 use vitalis_store::Store;
 
+use vitalis_chain::node::{BlockTime, DEFAULT_CHAIN_ID, DEFAULT_GAS_LIMIT, Node, NodeConfig};
+use vitalis_chain::rpc::RpcServer;
+
 use crate::config::{Config, redact};
+use crate::keys::Keys;
 
 /// A running server.
 pub(crate) struct Running {
     pub(crate) addr: SocketAddr,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The embedded chain.
+    pub(crate) chain: Node,
+    /// Its JSON-RPC server (stops when dropped).
+    pub(crate) chain_rpc: RpcServer,
+    _miner: tokio::task::JoinHandle<()>,
 }
 
-/// Opens the store and starts serving on `config.listen`; returns once the socket is bound.
+/// Opens the embedded chain in the data directory and serves its JSON-RPC.
+async fn start_chain(
+    config: &Config,
+    keys: &Keys,
+) -> Result<(Node, RpcServer, tokio::task::JoinHandle<()>)> {
+    let node_config = NodeConfig {
+        chain_id: DEFAULT_CHAIN_ID,
+        block_time: BlockTime::Interval(config.block_time),
+        gas_limit: DEFAULT_GAS_LIMIT,
+        sealer: keys.node.clone(),
+        supervisor: keys.supervisor.address(),
+        chameleon_public_key: keys.payload_key().to_bytes().into(),
+        alloc: Vec::new(),
+    };
+    let path = config.data_dir.join("chain.db");
+    let node = Node::open(&path, node_config)
+        .await
+        .with_context(|| format!("opening the chain at {}", path.display()))?;
+    let miner = node.spawn_miner();
+    let rpc = vitalis_chain::rpc::serve(node.clone(), config.chain_listen)
+        .await
+        .with_context(|| format!("binding the chain's JSON-RPC on {}", config.chain_listen))?;
+    tracing::info!(
+        rpc = %rpc.url(),
+        block_time = ?config.block_time,
+        anchors = %node.deployment().anchors,
+        head = node.head().header.number,
+        "embedded chain"
+    );
+    Ok((node, rpc, miner))
+}
+
+/// Opens the store and the chain and starts serving on `config.listen`; returns once the
+/// sockets are bound.
 pub(crate) async fn start(config: &Config) -> Result<Running> {
+    let keys = config.keys()?;
+    let (chain, chain_rpc, miner) = start_chain(config, &keys).await?;
     let store: Arc<dyn Store> = Arc::new(config.open_store().await?);
     let pipeline = Pipeline::spawn(
         store.clone(),
@@ -48,12 +92,20 @@ pub(crate) async fn start(config: &Config) -> Result<Running> {
             .with_graceful_shutdown(shutdown_signal())
             .await
     });
-    Ok(Running { addr, store, task })
+    Ok(Running {
+        addr,
+        store,
+        task,
+        chain,
+        chain_rpc,
+        _miner: miner,
+    })
 }
 
 /// `vitalis serve`.
 pub(crate) async fn run(config: Config) -> Result<()> {
     let running = start(&config).await?;
+    // One line on stdout (scripts read it); the chain's address is in the log.
     println!("vitalis: listening on http://{}", running.addr);
     running.task.await??;
     Ok(())

@@ -81,7 +81,13 @@ pub(crate) async fn run(args: SimulateArgs) -> Result<()> {
             devices.truncate(args.devices);
             devices
         }
-        None => provision(&Config::resolve(&args.store, None)?, args.devices).await?,
+        None => {
+            provision(
+                &Config::resolve(&args.store, None, &crate::config::ChainArgs::default())?,
+                args.devices,
+            )
+            .await?
+        }
     };
     let config = SimConfig {
         interval: args.interval,

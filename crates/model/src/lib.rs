@@ -32,7 +32,7 @@ pub use reading::{
     MAX_CLOCK_SKEW_MS, Position, RawReading, RawValue, Reading, SleepStage, Timestamp, Value,
 };
 pub use record::{
-    ChainError, ChainLink, Commitment, ContentId, ENCODING_V1, PayloadError, RecordHeader,
-    decode_payload, encode_payload, verify_chain,
+    ChainError, ChainLink, Commitment, ContentId, ENCODING_V1, Opening, PayloadError, PayloadHash,
+    RecordHeader, decode_payload, encode_payload, verify_chain,
 };
 pub use section::Section;

@@ -9,8 +9,13 @@
 //! ([`verify_chain`]).
 //!
 //! The commitment is SHA-256 over a domain-separated, length-prefixed encoding of the
-//! header. The ledger work replaces the payload-digest part with a chameleon hash so a
-//! supervisor can correct a payload without changing the commitment.
+//! header, whose last field is the [`PayloadHash`]: a chameleon hash of the payload's
+//! SHA-256 digest under the supervisor's public key (computed by `vitalis-crypto`; this
+//! crate treats it as 32 opaque bytes). Anyone can check that a payload opens its
+//! payload hash with the record's stored randomness; only the supervisor's trapdoor can
+//! find randomness that opens it to a corrected payload. So a correction changes the
+//! payload, its CID and the randomness, and never the commitment, the chain links or any
+//! anchored Merkle root.
 
 use std::fmt;
 
@@ -33,7 +38,7 @@ const RAW_CODEC: u64 = 0x55;
 const SHA2_256: u64 = 0x12;
 
 /// Domain separator of record commitments.
-const COMMITMENT_DOMAIN: &[u8] = b"vitalis/record-commitment/v1";
+const COMMITMENT_DOMAIN: &[u8] = b"vitalis/record-commitment/v2";
 
 /// The content id of a record's stored bytes: CIDv1, raw codec, sha2-256.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -115,6 +120,49 @@ impl fmt::Display for Commitment {
     }
 }
 
+/// The chameleon hash of a record payload's SHA-256 digest (32 bytes, lower-case hex):
+/// what a commitment binds of the payload.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct PayloadHash(pub [u8; 32]);
+
+impl PayloadHash {
+    /// Lower-case hex.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parses 64 hex digits.
+    pub fn from_hex(text: &str) -> Option<PayloadHash> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(text, &mut out).ok()?;
+        Some(PayloadHash(out))
+    }
+}
+
+impl fmt::Debug for PayloadHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PayloadHash({})", self.to_hex())
+    }
+}
+
+/// The randomness that opens a [`PayloadHash`] to a payload (64 bytes: a ristretto255
+/// point and a scalar, see `vitalis-crypto`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Opening(pub [u8; 64]);
+
+impl Opening {
+    /// Lower-case hex.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Debug for Opening {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Opening({})", self.to_hex())
+    }
+}
+
 /// Everything a commitment binds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordHeader {
@@ -134,12 +182,12 @@ pub struct RecordHeader {
     pub seq: u64,
     /// Commitment of the patient's record `seq - 1` ([`Commitment::GENESIS`] for seq 1).
     pub prev: Commitment,
-    /// Content id of the stored payload.
-    pub cid: ContentId,
+    /// Chameleon hash of the payload's digest.
+    pub payload_hash: PayloadHash,
 }
 
 impl RecordHeader {
-    /// `SHA-256(domain ‖ len-prefixed fields ‖ payload digest)`.
+    /// `SHA-256(domain ‖ len-prefixed fields ‖ payload hash)`.
     pub fn commitment(&self) -> Commitment {
         let mut h = Sha256::new();
         h.update(COMMITMENT_DOMAIN);
@@ -156,7 +204,7 @@ impl RecordHeader {
         h.update(self.t_to.millis().to_be_bytes());
         h.update(self.seq.to_be_bytes());
         h.update(self.prev.0);
-        h.update(self.cid.digest());
+        h.update(self.payload_hash.0);
         Commitment(h.finalize().into())
     }
 }
@@ -203,6 +251,10 @@ pub fn decode_payload(bytes: &[u8], now: Timestamp) -> Result<Vec<Reading>, Payl
 pub struct ChainLink {
     /// The header.
     pub header: RecordHeader,
+    /// The stored content id of the payload.
+    pub cid: ContentId,
+    /// The randomness that opens the header's payload hash to the payload.
+    pub opening: Opening,
     /// The stored commitment.
     pub commitment: Commitment,
     /// The stored payload bytes.
@@ -226,9 +278,15 @@ pub enum ChainError {
         /// The record.
         seq: u64,
     },
-    /// The payload's CID does not match the header.
+    /// The payload's CID does not match the stored CID.
     #[error("record {seq}: payload does not match its content id")]
     PayloadMismatch {
+        /// The record.
+        seq: u64,
+    },
+    /// The payload hash does not open to the payload's digest with the stored randomness.
+    #[error("record {seq}: payload hash does not open to the payload")]
+    PayloadHashMismatch {
         /// The record.
         seq: u64,
     },
@@ -240,8 +298,14 @@ pub enum ChainError {
     },
 }
 
-/// Checks a patient's records in order, starting at `seq 1`.
-pub fn verify_chain<'a>(links: impl IntoIterator<Item = &'a ChainLink>) -> Result<(), ChainError> {
+/// Checks a patient's records in order, starting at `seq 1`: sequence, link, payload
+/// against its CID, payload hash against the payload (`opens(payload digest, opening,
+/// payload hash)`, the chameleon-hash check of `vitalis-crypto` under the supervisor's
+/// public key), and the commitment.
+pub fn verify_chain<'a>(
+    links: impl IntoIterator<Item = &'a ChainLink>,
+    opens: impl Fn(&[u8; 32], &Opening, &PayloadHash) -> bool,
+) -> Result<(), ChainError> {
     let mut prev = Commitment::GENESIS;
     for (expected, link) in (1u64..).zip(links) {
         let h = &link.header;
@@ -254,8 +318,12 @@ pub fn verify_chain<'a>(links: impl IntoIterator<Item = &'a ChainLink>) -> Resul
         if h.prev != prev {
             return Err(ChainError::BrokenLink { seq: h.seq });
         }
-        if ContentId::of(&link.payload) != h.cid {
+        let cid = ContentId::of(&link.payload);
+        if cid != link.cid {
             return Err(ChainError::PayloadMismatch { seq: h.seq });
+        }
+        if !opens(&cid.digest(), &link.opening, &h.payload_hash) {
+            return Err(ChainError::PayloadHashMismatch { seq: h.seq });
         }
         if h.commitment() != link.commitment {
             return Err(ChainError::CommitmentMismatch { seq: h.seq });

@@ -1,9 +1,15 @@
 //! Property tests of record payloads and the per-patient hash chain.
 
 use proptest::prelude::*;
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+use vitalis_crypto::chameleon::{
+    self, ChameleonDigest, ChameleonPublicKey, ChameleonTrapdoor, Randomness,
+};
 use vitalis_model::{
-    ChainError, ChainLink, Commitment, ContentId, DeviceId, ENCODING_V1, Metric, PatientId,
-    Reading, RecordHeader, Section, Timestamp, Value, decode_payload, encode_payload, verify_chain,
+    ChainError, ChainLink, Commitment, ContentId, DeviceId, ENCODING_V1, Metric, Opening,
+    PatientId, PayloadHash, Reading, RecordHeader, Section, Timestamp, Value, decode_payload,
+    encode_payload, verify_chain,
 };
 
 const NOW: i64 = 1_763_900_000_000;
@@ -26,11 +32,33 @@ fn reading() -> impl Strategy<Value = Reading> {
     })
 }
 
+/// The supervisor's chameleon-hash key of these tests (fixed seed: reproducible cases).
+fn key() -> ChameleonPublicKey {
+    ChameleonTrapdoor::generate(&mut ChaCha20Rng::seed_from_u64(7)).public_key()
+}
+
+/// A payload hash and its opening for a payload digest, as the store makes them.
+fn payload_hash(digest: &[u8; 32], seed: u64) -> (PayloadHash, Opening) {
+    let (hash, randomness) = chameleon::hash(&key(), digest, &mut ChaCha20Rng::seed_from_u64(seed));
+    (PayloadHash(hash.to_bytes()), Opening(randomness.to_bytes()))
+}
+
+fn opens(digest: &[u8; 32], opening: &Opening, hash: &PayloadHash) -> bool {
+    let (Ok(randomness), Ok(hash)) = (
+        Randomness::from_bytes(&opening.0),
+        ChameleonDigest::from_bytes(hash.0),
+    ) else {
+        return false;
+    };
+    chameleon::check(&key(), digest, &randomness, &hash)
+}
+
 fn build_chain(batches: &[Vec<Reading>]) -> Vec<ChainLink> {
     let mut prev = Commitment::GENESIS;
     let mut links = Vec::new();
     for (i, readings) in batches.iter().enumerate() {
         let payload = encode_payload(readings);
+        let (hash, opening) = payload_hash(&ContentId::of(&payload).digest(), i as u64);
         let ts = || readings.iter().map(|r| r.t());
         let header = RecordHeader {
             patient: PatientId::new("p1").unwrap(),
@@ -41,12 +69,14 @@ fn build_chain(batches: &[Vec<Reading>]) -> Vec<ChainLink> {
             t_to: ts().max().unwrap_or(Timestamp::new(0).unwrap()),
             seq: i as u64 + 1,
             prev,
-            cid: ContentId::of(&payload),
+            payload_hash: hash,
         };
         let commitment = header.commitment();
         prev = commitment;
         links.push(ChainLink {
             header,
+            cid: ContentId::of(&payload),
+            opening,
             commitment,
             payload,
         });
@@ -65,14 +95,14 @@ proptest! {
 
     #[test]
     fn an_intact_chain_verifies(batches in prop::collection::vec(prop::collection::vec(reading(), 1..5), 1..8)) {
-        prop_assert_eq!(verify_chain(&build_chain(&batches)), Ok(()));
+        prop_assert_eq!(verify_chain(&build_chain(&batches), opens), Ok(()));
     }
 
     #[test]
     fn any_tampering_is_detected(
         batches in prop::collection::vec(prop::collection::vec(reading(), 1..5), 2..8),
         victim in any::<prop::sample::Index>(),
-        kind in 0u8..4,
+        kind in 0u8..6,
     ) {
         let mut links = build_chain(&batches);
         let i = victim.index(links.len());
@@ -94,11 +124,21 @@ proptest! {
                 links[i].payload.push(b' ');
                 ChainError::PayloadMismatch { seq }
             }
+            3 => {
+                // A new payload with a matching CID, but the old payload hash.
+                links[i].payload.push(b' ');
+                links[i].cid = ContentId::of(&links[i].payload);
+                ChainError::PayloadHashMismatch { seq }
+            }
+            4 => {
+                links[i].opening.0[0] ^= 1;
+                ChainError::PayloadHashMismatch { seq }
+            }
             _ => {
                 links[i].header.t_to = Timestamp::new(links[i].header.t_to.millis() + 1).unwrap();
                 ChainError::CommitmentMismatch { seq }
             }
         };
-        prop_assert_eq!(verify_chain(&links), Err(expected));
+        prop_assert_eq!(verify_chain(&links, opens), Err(expected));
     }
 }

@@ -80,7 +80,9 @@ impl TestApp {
     async fn new() -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("v.db").display());
-        let store: Arc<dyn Store> = Arc::new(SqlStore::open(&url).await.unwrap());
+        let key =
+            vitalis_crypto::chameleon::ChameleonTrapdoor::generate(&mut rand::rng()).public_key();
+        let store: Arc<dyn Store> = Arc::new(SqlStore::open(&url, &key).await.unwrap());
         let pipeline = Pipeline::spawn(store.clone(), PipelineConfig::default());
         let config = ApiConfig::default();
         let app = router(AppState {

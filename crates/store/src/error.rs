@@ -15,6 +15,14 @@ pub enum StoreError {
     /// A referenced patient does not exist.
     #[error("unknown patient {0}")]
     UnknownPatient(String),
+    /// The store was created with another supervisor key than the one given.
+    #[error(
+        "this store's records are committed under another supervisor key ({stored}); refusing to mix keys"
+    )]
+    KeyMismatch {
+        /// The key the store was created with (hex).
+        stored: String,
+    },
     /// Stored data could not be read back (a bug or outside tampering).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),

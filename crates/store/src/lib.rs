@@ -11,12 +11,15 @@
 //! group of concurrent uploads costs one durable commit (group commit). Inside that
 //! transaction each batch is de-duplicated against what is already stored, split into
 //! one record per section, given the patient's next sequence numbers, linked to the
-//! previous record's commitment and indexed by (patient, metric, time).
+//! previous record's commitment and indexed by (patient, metric, time). Its commitment
+//! binds the chameleon hash of its payload under the supervisor's key (fixed when the
+//! store is first opened), so that a supervisor can later correct a payload without
+//! changing the commitment.
 //!
 //! ```no_run
-//! # async fn demo() -> vitalis_store::Result<()> {
+//! # async fn demo(key: vitalis_crypto::chameleon::ChameleonPublicKey) -> vitalis_store::Result<()> {
 //! use vitalis_store::{SqlStore, Store};
-//! let store = SqlStore::open("sqlite:///tmp/vitalis.db").await?;
+//! let store = SqlStore::open("sqlite:///tmp/vitalis.db", &key).await?;
 //! let patients = store.patient_count().await?;
 //! # Ok(()) }
 //! ```

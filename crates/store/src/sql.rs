@@ -13,9 +13,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, Executor, Row};
+use vitalis_crypto::chameleon::{self, ChameleonPublicKey};
 use vitalis_model::{
-    Commitment, ContentId, DeviceId, ENCODING_V1, Metric, PatientId, Position, Reading,
-    RecordHeader, RecordId, Section, SleepStage, Timestamp, Value, encode_payload,
+    Commitment, ContentId, DeviceId, ENCODING_V1, Metric, Opening, PatientId, PayloadHash,
+    Position, Reading, RecordHeader, RecordId, Section, SleepStage, Timestamp, Value,
+    encode_payload,
 };
 
 use crate::types::{
@@ -42,11 +44,19 @@ enum Backend {
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// The supervisor's chameleon-hash key that every record's payload hash is made with.
+    payload_key: ChameleonPublicKey,
 }
 
+/// The `settings` key of the supervisor's chameleon-hash public key.
+const PAYLOAD_KEY_SETTING: &str = "supervisor_chameleon_public_key";
+
 impl SqlStore {
-    /// Opens (creating if needed) the database at `url` and applies pending migrations.
-    pub async fn open(url: &str) -> Result<SqlStore> {
+    /// Opens (creating if needed) the database at `url`, applies pending migrations, and
+    /// binds it to the supervisor's chameleon-hash public key: the first open records
+    /// `payload_key`; a later open with another key fails with
+    /// [`StoreError::KeyMismatch`], because the key is fixed for the life of the records.
+    pub async fn open(url: &str, payload_key: &ChameleonPublicKey) -> Result<SqlStore> {
         sqlx::any::install_default_drivers();
         let (backend, url, max_connections) = if let Some(path) = url.strip_prefix("sqlite://") {
             // One writer at a time is SQLite's rule; extra connections serve reads.
@@ -80,7 +90,40 @@ impl SqlStore {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(SqlStore { pool, backend })
+        let store = SqlStore {
+            pool,
+            backend,
+            payload_key: *payload_key,
+        };
+        store.bind_payload_key().await?;
+        Ok(store)
+    }
+
+    async fn bind_payload_key(&self) -> Result<()> {
+        let key = self.payload_key.to_bytes().to_vec();
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(PAYLOAD_KEY_SETTING)
+        .bind(key.clone())
+        .execute(&self.pool)
+        .await?;
+        let stored: Vec<u8> = sqlx::query("SELECT value FROM settings WHERE key = $1")
+            .bind(PAYLOAD_KEY_SETTING)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("value")?;
+        if stored != key {
+            return Err(StoreError::KeyMismatch {
+                stored: hex_of(&stored),
+            });
+        }
+        Ok(())
+    }
+
+    /// The supervisor's chameleon-hash public key this store commits records under.
+    pub fn payload_key(&self) -> &ChameleonPublicKey {
+        &self.payload_key
     }
 
     /// Closes every connection.
@@ -152,6 +195,17 @@ fn placeholder_list(first: usize, cols: usize, rows: usize, numbered: bool) -> S
         }
     }
     out
+}
+
+/// A column of exactly `N` bytes.
+fn fixed_bytes<const N: usize>(bytes: &[u8]) -> Result<[u8; N]> {
+    bytes
+        .try_into()
+        .map_err(|_| corrupt(format!("expected {N} bytes, found {}", bytes.len())))
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -345,7 +399,7 @@ impl Store for SqlStore {
     ) -> Result<Vec<StoredRecord>> {
         let rows = sqlx::query(
             "SELECT id, patient_id, seq, source, section, encoding, t_from, t_to, prev, \
-             commitment, cid, reading_count, created_at FROM records \
+             commitment, cid, reading_count, created_at, payload_hash, opening FROM records \
              WHERE patient_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
         .bind(patient.as_str())
@@ -513,6 +567,8 @@ impl SqlStore {
     ) -> Result<RecordReceipt> {
         let payload = encode_payload(readings);
         let cid = ContentId::of(&payload);
+        let (payload_hash, opening) =
+            chameleon::hash(&self.payload_key, &cid.digest(), &mut rand::rng());
         let times = readings.iter().map(|r| r.t());
         let header = RecordHeader {
             patient: batch.patient.clone(),
@@ -523,7 +579,7 @@ impl SqlStore {
             t_to: times.max().unwrap_or(batch.received_at),
             seq,
             prev,
-            cid,
+            payload_hash: PayloadHash(payload_hash.to_bytes()),
         };
         let commitment = header.commitment();
         let id = RecordId::new(uuid::Uuid::now_v7().simple().to_string()).map_err(corrupt)?;
@@ -536,8 +592,8 @@ impl SqlStore {
             .await?;
         sqlx::query(
             "INSERT INTO records (id, patient_id, seq, source, section, encoding, t_from, t_to, \
-             prev, commitment, cid, reading_count, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             prev, commitment, cid, reading_count, created_at, payload_hash, opening) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(id.as_str())
         .bind(batch.patient.as_str())
@@ -552,6 +608,8 @@ impl SqlStore {
         .bind(cid_text.as_str())
         .bind(readings.len() as i64)
         .bind(batch.received_at.millis())
+        .bind(header.payload_hash.0.to_vec())
+        .bind(opening.to_bytes().to_vec())
         .execute(&mut *conn)
         .await?;
 
@@ -616,11 +674,13 @@ fn stored_record(row: &AnyRow) -> Result<StoredRecord> {
         t_to: Timestamp::new(row.try_get("t_to")?).map_err(corrupt)?,
         seq: row.try_get::<i64, _>("seq")? as u64,
         prev: commitment_from(&row.try_get::<Vec<u8>, _>("prev")?)?,
-        cid: ContentId::parse(&cid).ok_or_else(|| corrupt("cid"))?,
+        payload_hash: PayloadHash(fixed_bytes(&row.try_get::<Vec<u8>, _>("payload_hash")?)?),
     };
     Ok(StoredRecord {
         id: parse_id(row.try_get("id")?, RecordId::new)?,
         header,
+        cid: ContentId::parse(&cid).ok_or_else(|| corrupt("cid"))?,
+        opening: Opening(fixed_bytes(&row.try_get::<Vec<u8>, _>("opening")?)?),
         commitment: commitment_from(&row.try_get::<Vec<u8>, _>("commitment")?)?,
         reading_count: row.try_get::<i64, _>("reading_count")? as u64,
         created_at: Timestamp::new(row.try_get("created_at")?).map_err(corrupt)?,

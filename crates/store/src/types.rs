@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 use vitalis_model::{
-    Commitment, ContentId, DeviceId, Metric, PatientId, Reading, RecordHeader, RecordId, Section,
-    Timestamp, Value,
+    Commitment, ContentId, DeviceId, Metric, Opening, PatientId, Reading, RecordHeader, RecordId,
+    Section, Timestamp, Value,
 };
 
 /// An authenticated device and the patient it belongs to.
@@ -121,6 +121,10 @@ pub struct StoredRecord {
     pub id: RecordId,
     /// Header the commitment binds.
     pub header: RecordHeader,
+    /// Content id of the stored payload.
+    pub cid: ContentId,
+    /// Randomness that opens the header's payload hash to the payload.
+    pub opening: Opening,
     /// Stored commitment.
     pub commitment: Commitment,
     /// Number of readings.
@@ -132,6 +136,6 @@ pub struct StoredRecord {
 impl StoredRecord {
     /// Content id of the payload.
     pub fn cid(&self) -> &ContentId {
-        &self.header.cid
+        &self.cid
     }
 }

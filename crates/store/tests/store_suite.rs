@@ -5,9 +5,15 @@
 
 use std::sync::Arc;
 
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
 use sqlx::{Connection, Executor, PgConnection};
+use vitalis_crypto::chameleon::{
+    self, ChameleonDigest, ChameleonPublicKey, ChameleonTrapdoor, Randomness,
+};
 use vitalis_model::{
-    ChainLink, DeviceId, Metric, PatientId, Reading, Section, Timestamp, Value, verify_chain,
+    ChainLink, DeviceId, Metric, Opening, PatientId, PayloadHash, Reading, Section, Timestamp,
+    Value, verify_chain,
 };
 use vitalis_store::{NewBatch, ReadingQuery, SqlStore, Store, StoreError};
 
@@ -45,11 +51,31 @@ impl Drop for Fixture {
     }
 }
 
+/// The supervisor's chameleon-hash trapdoor of these tests (a fixed seed).
+fn trapdoor() -> ChameleonTrapdoor {
+    ChameleonTrapdoor::generate(&mut ChaCha20Rng::seed_from_u64(11))
+}
+
+fn key() -> ChameleonPublicKey {
+    trapdoor().public_key()
+}
+
+/// The payload-hash check of `verify_chain`: the chameleon hash under [`key`].
+fn opens(digest: &[u8; 32], opening: &Opening, hash: &PayloadHash) -> bool {
+    match (
+        Randomness::from_bytes(&opening.0),
+        ChameleonDigest::from_bytes(hash.0),
+    ) {
+        (Ok(randomness), Ok(hash)) => chameleon::check(&key(), digest, &randomness, &hash),
+        _ => false,
+    }
+}
+
 async fn sqlite() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("vitalis.db").display());
     Fixture {
-        store: SqlStore::open(&url).await.unwrap(),
+        store: SqlStore::open(&url, &key()).await.unwrap(),
         _dir: Some(dir),
         pg_database: None,
     }
@@ -73,7 +99,9 @@ async fn postgres() -> Option<Fixture> {
         .execute(format!("CREATE DATABASE {name}").as_str())
         .await
         .unwrap();
-    let store = SqlStore::open(&format!("{base}/{name}")).await.unwrap();
+    let store = SqlStore::open(&format!("{base}/{name}"), &key())
+        .await
+        .unwrap();
     Some(Fixture {
         store,
         _dir: None,
@@ -171,6 +199,8 @@ async fn chain_of(store: &SqlStore, patient: &PatientId) -> Vec<ChainLink> {
             .expect("payload stored");
         links.push(ChainLink {
             header: record.header,
+            cid: record.cid,
+            opening: record.opening,
             commitment: record.commitment,
             payload,
         });
@@ -244,8 +274,8 @@ async fn chains_records_per_patient(store: SqlStore) {
     let chain1 = chain_of(&store, &p1).await;
     let chain2 = chain_of(&store, &p2).await;
     assert_eq!((chain1.len(), chain2.len()), (5, 10));
-    verify_chain(&chain1).unwrap();
-    verify_chain(&chain2).unwrap();
+    verify_chain(&chain1, opens).unwrap();
+    verify_chain(&chain2, opens).unwrap();
     let (seq, head) = store.head(&p2).await.unwrap();
     assert_eq!((seq, head), (10, chain2[9].commitment));
 }
@@ -384,7 +414,7 @@ async fn authenticates_tokens(store: SqlStore) {
 async fn sqlite_data_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("v.db").display());
-    let store = SqlStore::open(&url).await.unwrap();
+    let store = SqlStore::open(&url, &key()).await.unwrap();
     let (p, d) = patient_with_device(&store, 4).await;
     store
         .append(vec![batch(
@@ -395,7 +425,61 @@ async fn sqlite_data_survives_reopening() {
         .await
         .unwrap();
     store.close().await;
-    let store = Arc::new(SqlStore::open(&url).await.unwrap());
+    let store = Arc::new(SqlStore::open(&url, &key()).await.unwrap());
     assert_eq!(store.readings(&all_of(&p)).await.unwrap().readings.len(), 1);
     assert_eq!(store.head(&p).await.unwrap().0, 1);
+    store.close().await;
+
+    // The supervisor key is fixed for the life of the store.
+    let other = ChameleonTrapdoor::generate(&mut ChaCha20Rng::seed_from_u64(12)).public_key();
+    let err = SqlStore::open(&url, &other).await.unwrap_err();
+    assert!(matches!(err, StoreError::KeyMismatch { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_correction_with_the_trapdoor_keeps_every_commitment() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("v.db").display());
+    let store = SqlStore::open(&url, &key()).await.unwrap();
+    let (p, d) = patient_with_device(&store, 5).await;
+    for i in 0..3 {
+        store
+            .append(vec![batch(
+                &p,
+                &d,
+                vec![reading(
+                    Metric::HeartRate,
+                    NOW - 10_000 + i,
+                    60.0 + i as f64,
+                )],
+            )])
+            .await
+            .unwrap();
+    }
+    let mut chain = chain_of(&store, &p).await;
+    verify_chain(&chain, opens).unwrap();
+
+    // Record 2 corrected: new payload and CID, randomness adapted with the trapdoor.
+    let corrected = vitalis_model::encode_payload(&[reading(Metric::HeartRate, NOW - 9_999, 71.0)]);
+    let cid = vitalis_model::ContentId::of(&corrected);
+    let digest = ChameleonDigest::from_bytes(chain[1].header.payload_hash.0).unwrap();
+    let randomness = chameleon::adapt(
+        &trapdoor(),
+        &digest,
+        &cid.digest(),
+        &mut ChaCha20Rng::seed_from_u64(3),
+    );
+    chain[1].payload = corrected.clone();
+    chain[1].cid = cid;
+    chain[1].opening = Opening(randomness.to_bytes());
+    verify_chain(&chain, opens).unwrap();
+
+    // Without the trapdoor's adapted randomness, the new payload does not open.
+    let mut forged = chain_of(&store, &p).await;
+    forged[1].payload = corrected;
+    forged[1].cid = cid;
+    assert_eq!(
+        verify_chain(&forged, opens),
+        Err(vitalis_model::ChainError::PayloadHashMismatch { seq: 2 })
+    );
 }
