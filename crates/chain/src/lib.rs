@@ -23,6 +23,7 @@ pub mod blockstore;
 pub mod call;
 pub mod contracts;
 pub mod genesis;
+pub mod ledger;
 pub mod node;
 pub mod pool;
 pub mod rpc;

@@ -9,8 +9,10 @@ use vitalis_ingest::{BatchLimits, Pipeline, PipelineConfig};
 use vitalis_server::{ApiConfig, AppState};
 use vitalis_store::Store;
 
+use vitalis_chain::ledger::RpcLedger;
 use vitalis_chain::node::{BlockTime, DEFAULT_CHAIN_ID, DEFAULT_GAS_LIMIT, Node, NodeConfig};
 use vitalis_chain::rpc::RpcServer;
+use vitalis_ingest::anchoring::{Anchorer, AnchoringConfig};
 
 use crate::config::{Config, redact};
 use crate::keys::Keys;
@@ -25,6 +27,7 @@ pub(crate) struct Running {
     /// Its JSON-RPC server (stops when dropped).
     pub(crate) chain_rpc: RpcServer,
     _miner: tokio::task::JoinHandle<()>,
+    _anchorer: tokio::task::JoinHandle<()>,
 }
 
 /// Opens the embedded chain in the data directory and serves its JSON-RPC.
@@ -65,6 +68,20 @@ pub(crate) async fn start(config: &Config) -> Result<Running> {
     let keys = config.keys()?;
     let (chain, chain_rpc, miner) = start_chain(config, &keys).await?;
     let store: Arc<dyn Store> = Arc::new(config.open_store().await?);
+    let ledger = RpcLedger::new(
+        &chain_rpc.url(),
+        keys.node.clone(),
+        chain.deployment().anchors,
+    )?;
+    let anchorer = Anchorer::new(
+        store.clone(),
+        Arc::new(ledger),
+        AnchoringConfig {
+            interval: config.block_time,
+            ..AnchoringConfig::default()
+        },
+    )
+    .spawn();
     let pipeline = Pipeline::spawn(
         store.clone(),
         PipelineConfig {
@@ -99,6 +116,7 @@ pub(crate) async fn start(config: &Config) -> Result<Running> {
         chain,
         chain_rpc,
         _miner: miner,
+        _anchorer: anchorer,
     })
 }
 

@@ -9,7 +9,11 @@
 //! when it refuses one; [`Pipeline`] owns the single writer and the live bus. Transport
 //! adapters (the HTTP handler in `vitalis-server`, and later MQTT and file import) call
 //! [`Pipeline::submit`] and map [`IngestError`] onto their protocol.
+//!
+//! After the store, [`anchoring`] commits every interval's new records on the ledger: one
+//! Merkle root per interval, one transaction, whatever the number of devices.
 
+pub mod anchoring;
 pub mod batch;
 mod error;
 mod pipeline;

@@ -24,6 +24,7 @@
 //! # Ok(()) }
 //! ```
 
+mod anchors;
 mod error;
 mod sql;
 mod types;
@@ -31,8 +32,8 @@ mod types;
 pub use error::{Result, StoreError};
 pub use sql::SqlStore;
 pub use types::{
-    AppendReceipt, DeviceAuth, NewBatch, ReadingCursor, ReadingQuery, ReadingsPage, RecordReceipt,
-    StoredReading, StoredRecord,
+    AnchorOnChain, AppendReceipt, DeviceAuth, NewBatch, PendingAnchor, ReadingCursor, ReadingQuery,
+    ReadingsPage, RecordAnchor, RecordReceipt, StoredReading, StoredRecord,
 };
 
 use async_trait::async_trait;
@@ -79,4 +80,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// The patient's latest sequence number and commitment (0 and genesis when empty).
     async fn head(&self, patient: &PatientId) -> Result<(u64, Commitment)>;
+
+    /// Claims up to `limit` records that are in no anchor yet, oldest first, into a new
+    /// pending anchor: the Merkle root over their commitments and each record's
+    /// inclusion proof are stored in one transaction. `None` when no record waits.
+    async fn claim_for_anchor(&self, limit: u32) -> Result<Option<PendingAnchor>>;
+
+    /// Anchors claimed but not yet confirmed on the ledger, oldest first.
+    async fn pending_anchors(&self) -> Result<Vec<PendingAnchor>>;
+
+    /// Records where the ledger holds a pending anchor.
+    async fn confirm_anchor(&self, id: i64, on_chain: &AnchorOnChain) -> Result<()>;
 }

@@ -34,7 +34,7 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 const INSERT_CHUNK: usize = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
@@ -42,8 +42,8 @@ enum Backend {
 /// A [`Store`] on SQLite (`sqlite://PATH`) or PostgreSQL (`postgres://…`).
 #[derive(Debug, Clone)]
 pub struct SqlStore {
-    pool: AnyPool,
-    backend: Backend,
+    pub(crate) pool: AnyPool,
+    pub(crate) backend: Backend,
     /// The supervisor's chameleon-hash key that every record's payload hash is made with.
     payload_key: ChameleonPublicKey,
 }
@@ -198,7 +198,7 @@ fn placeholder_list(first: usize, cols: usize, rows: usize, numbered: bool) -> S
 }
 
 /// A column of exactly `N` bytes.
-fn fixed_bytes<const N: usize>(bytes: &[u8]) -> Result<[u8; N]> {
+pub(crate) fn fixed_bytes<const N: usize>(bytes: &[u8]) -> Result<[u8; N]> {
     bytes
         .try_into()
         .map_err(|_| corrupt(format!("expected {N} bytes, found {}", bytes.len())))
@@ -208,7 +208,7 @@ fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn corrupt(what: impl std::fmt::Display) -> StoreError {
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
@@ -398,9 +398,11 @@ impl Store for SqlStore {
         limit: u32,
     ) -> Result<Vec<StoredRecord>> {
         let rows = sqlx::query(
-            "SELECT id, patient_id, seq, source, section, encoding, t_from, t_to, prev, \
-             commitment, cid, reading_count, created_at, payload_hash, opening FROM records \
-             WHERE patient_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            "SELECT r.id, r.patient_id, r.seq, r.source, r.section, r.encoding, r.t_from, r.t_to, \
+             r.prev, r.commitment, r.cid, r.reading_count, r.created_at, r.payload_hash, \
+             r.opening, r.anchor_proof, a.root, a.chain_index, a.block_number, a.tx_hash \
+             FROM records r LEFT JOIN anchors a ON a.id = r.anchor_id \
+             WHERE r.patient_id = $1 AND r.seq > $2 ORDER BY r.seq LIMIT $3",
         )
         .bind(patient.as_str())
         .bind(after_seq as i64)
@@ -416,6 +418,18 @@ impl Store for SqlStore {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|r| r.try_get("bytes")).transpose()?)
+    }
+
+    async fn claim_for_anchor(&self, limit: u32) -> Result<Option<crate::PendingAnchor>> {
+        crate::anchors::claim(self, limit).await
+    }
+
+    async fn pending_anchors(&self) -> Result<Vec<crate::PendingAnchor>> {
+        crate::anchors::pending(self).await
+    }
+
+    async fn confirm_anchor(&self, id: i64, on_chain: &crate::AnchorOnChain) -> Result<()> {
+        crate::anchors::confirm(self, id, on_chain).await
     }
 
     async fn head(&self, patient: &PatientId) -> Result<(u64, Commitment)> {
@@ -681,6 +695,7 @@ fn stored_record(row: &AnyRow) -> Result<StoredRecord> {
         header,
         cid: ContentId::parse(&cid).ok_or_else(|| corrupt("cid"))?,
         opening: Opening(fixed_bytes(&row.try_get::<Vec<u8>, _>("opening")?)?),
+        anchor: crate::anchors::record_anchor(row)?,
         commitment: commitment_from(&row.try_get::<Vec<u8>, _>("commitment")?)?,
         reading_count: row.try_get::<i64, _>("reading_count")? as u64,
         created_at: Timestamp::new(row.try_get("created_at")?).map_err(corrupt)?,

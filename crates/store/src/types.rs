@@ -125,6 +125,8 @@ pub struct StoredRecord {
     pub cid: ContentId,
     /// Randomness that opens the header's payload hash to the payload.
     pub opening: Opening,
+    /// Its anchor and inclusion proof, once claimed into one.
+    pub anchor: Option<RecordAnchor>,
     /// Stored commitment.
     pub commitment: Commitment,
     /// Number of readings.
@@ -138,4 +140,43 @@ impl StoredRecord {
     pub fn cid(&self) -> &ContentId {
         &self.cid
     }
+}
+
+/// An anchor claimed by this store: the Merkle root over the commitments of a run of
+/// records, waiting to be (or already) on the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingAnchor {
+    /// Store-local id of the anchor.
+    pub id: i64,
+    /// RFC 6962 Merkle root over the records' commitments, in claim order.
+    pub root: [u8; 32],
+    /// Number of records (leaves).
+    pub record_count: u32,
+    /// Earliest `created_at` of its records.
+    pub interval_start: Timestamp,
+    /// Latest `created_at` of its records.
+    pub interval_end: Timestamp,
+}
+
+/// Where an anchor is on the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnchorOnChain {
+    /// Its index in the anchors contract.
+    pub index: u64,
+    /// The block that holds its transaction.
+    pub block_number: u64,
+    /// The transaction.
+    pub tx_hash: [u8; 32],
+}
+
+/// A record's place in an anchor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordAnchor {
+    /// The anchor's root.
+    pub root: [u8; 32],
+    /// The record's inclusion proof (the `InclusionProof` byte encoding of
+    /// `vitalis-crypto`: leaf index, tree size, audit path).
+    pub proof: Vec<u8>,
+    /// Where the anchor is on the ledger; `None` while it is pending.
+    pub on_chain: Option<AnchorOnChain>,
 }

@@ -144,6 +144,7 @@ both_backends!(
     a_failed_group_stores_nothing,
     pages_through_readings,
     authenticates_tokens,
+    claims_records_into_anchors_once,
 );
 
 fn ts(ms: i64) -> Timestamp {
@@ -482,4 +483,53 @@ async fn a_correction_with_the_trapdoor_keeps_every_commitment() {
         verify_chain(&forged, opens),
         Err(vitalis_model::ChainError::PayloadHashMismatch { seq: 2 })
     );
+}
+
+async fn claims_records_into_anchors_once(store: SqlStore) {
+    assert_eq!(store.claim_for_anchor(10).await.unwrap(), None);
+    let (p, d) = patient_with_device(&store, 6).await;
+    for i in 0..3 {
+        store
+            .append(vec![batch(
+                &p,
+                &d,
+                vec![reading(Metric::HeartRate, NOW - 5_000 + i, 60.0)],
+            )])
+            .await
+            .unwrap();
+    }
+    // At most two per anchor: the third record waits for the next claim.
+    let first = store.claim_for_anchor(2).await.unwrap().unwrap();
+    assert_eq!(first.record_count, 2);
+    let second = store.claim_for_anchor(2).await.unwrap().unwrap();
+    assert_eq!(second.record_count, 1);
+    assert_eq!(store.claim_for_anchor(2).await.unwrap(), None);
+    assert_eq!(
+        store.pending_anchors().await.unwrap(),
+        vec![first.clone(), second.clone()]
+    );
+
+    let on_chain = vitalis_store::AnchorOnChain {
+        index: 0,
+        block_number: 9,
+        tx_hash: [3; 32],
+    };
+    store.confirm_anchor(first.id, &on_chain).await.unwrap();
+    assert_eq!(store.pending_anchors().await.unwrap(), vec![second.clone()]);
+
+    let records = store.records(&p, 0, 10).await.unwrap();
+    let roots: Vec<[u8; 32]> = records
+        .iter()
+        .map(|r| r.anchor.as_ref().unwrap().root)
+        .collect();
+    assert_eq!(roots, vec![first.root, first.root, second.root]);
+    assert_eq!(records[0].anchor.as_ref().unwrap().on_chain, Some(on_chain));
+    assert_eq!(records[2].anchor.as_ref().unwrap().on_chain, None);
+    for r in &records[..2] {
+        let anchor = r.anchor.as_ref().unwrap();
+        vitalis_crypto::merkle::InclusionProof::from_bytes(&anchor.proof)
+            .unwrap()
+            .verify(&r.commitment.0, &anchor.root)
+            .unwrap();
+    }
 }

@@ -213,6 +213,20 @@ struct RecordView<'a> {
     prev: String,
     commitment: String,
     created_at: i64,
+    /// The record's anchor: Merkle root, inclusion proof, and (once mined) where the
+    /// root is on the ledger; `null` until the record is claimed into an anchor.
+    anchor: Option<AnchorView>,
+}
+
+#[derive(Serialize)]
+struct AnchorView {
+    root: String,
+    proof: String,
+    /// `pending` until the anchoring transaction is mined, then `anchored`.
+    status: &'static str,
+    index: Option<u64>,
+    block: Option<u64>,
+    tx: Option<String>,
 }
 
 impl<'a> From<&'a StoredRecord> for RecordView<'a> {
@@ -230,8 +244,24 @@ impl<'a> From<&'a StoredRecord> for RecordView<'a> {
             prev: r.header.prev.to_hex(),
             commitment: r.commitment.to_hex(),
             created_at: r.created_at.millis(),
+            anchor: r.anchor.as_ref().map(|a| AnchorView {
+                root: hex_string(&a.root),
+                proof: hex_string(&a.proof),
+                status: if a.on_chain.is_some() {
+                    "anchored"
+                } else {
+                    "pending"
+                },
+                index: a.on_chain.map(|c| c.index),
+                block: a.on_chain.map(|c| c.block_number),
+                tx: a.on_chain.map(|c| format!("0x{}", hex_string(&c.tx_hash))),
+            }),
         }
     }
+}
+
+fn hex_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(crate) async fn records(

@@ -1,0 +1,193 @@
+//! The [`Ledger`]: what the rest of Vitalis asks of a chain — put an anchor on it, find
+//! an anchor on it — and [`RpcLedger`], which does so through Ethereum JSON-RPC, so the
+//! same code serves the embedded chain (through its own RPC endpoint) and any external
+//! node.
+//!
+//! Anchoring is idempotent: [`Ledger::anchor`] first looks the root up and returns the
+//! existing anchor if there is one (the anchors contract refuses a root twice), so a
+//! transaction retried after a crash or a timeout can never anchor twice.
+
+use std::time::Duration;
+
+use alloy::network::EthereumWallet;
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::Filter;
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolEvent;
+use async_trait::async_trait;
+
+use crate::contracts::Anchors;
+
+/// An anchor to put on the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnchorRequest {
+    /// Merkle root over the records' commitments.
+    pub root: B256,
+    /// Number of records.
+    pub record_count: u32,
+    /// Earliest record time covered (UTC ms).
+    pub interval_start: u64,
+    /// Latest record time covered (UTC ms).
+    pub interval_end: u64,
+}
+
+/// Where an anchor is on the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnchorLocation {
+    /// Index in the anchors contract.
+    pub index: u64,
+    /// Block of the anchoring transaction.
+    pub block_number: u64,
+    /// The anchoring transaction.
+    pub tx_hash: B256,
+}
+
+/// A ledger failure. Every one leaves the anchor to be tried again.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The node could not be reached or answered with an error.
+    #[error("ledger node: {0}")]
+    Node(String),
+    /// The transaction was mined but reverted.
+    #[error("anchoring transaction {0} reverted")]
+    Reverted(B256),
+    /// The node's answers contradict each other (for example an anchor without its log).
+    #[error("ledger: {0}")]
+    Inconsistent(String),
+}
+
+fn node_error(e: impl std::fmt::Display) -> LedgerError {
+    LedgerError::Node(e.to_string())
+}
+
+/// What Vitalis needs from a chain.
+#[async_trait]
+pub trait Ledger: Send + Sync + 'static {
+    /// Puts an anchor on the ledger (or finds it there already) and returns where it is.
+    async fn anchor(&self, request: &AnchorRequest) -> Result<AnchorLocation, LedgerError>;
+
+    /// Where the anchor of `root` is, if it is on the ledger.
+    async fn find_anchor(&self, root: B256) -> Result<Option<AnchorLocation>, LedgerError>;
+}
+
+/// A [`Ledger`] through Ethereum JSON-RPC.
+#[derive(Debug, Clone)]
+pub struct RpcLedger {
+    provider: DynProvider,
+    anchors: Address,
+    receipt_timeout: Duration,
+}
+
+impl RpcLedger {
+    /// A ledger at `url` that signs with `key` (an anchoring node of the registry) and
+    /// anchors through the contract at `anchors`.
+    pub fn new(
+        url: &str,
+        key: PrivateKeySigner,
+        anchors: Address,
+    ) -> Result<RpcLedger, LedgerError> {
+        let url = url.parse().map_err(node_error)?;
+        let provider = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(key))
+            .connect_http(url);
+        Ok(RpcLedger {
+            provider: DynProvider::new(provider),
+            anchors,
+            receipt_timeout: Duration::from_secs(60),
+        })
+    }
+
+    /// A read-only ledger at `url` (for verification: no key needed).
+    pub fn read_only(url: &str, anchors: Address) -> Result<RpcLedger, LedgerError> {
+        let url = url.parse().map_err(node_error)?;
+        let provider = ProviderBuilder::new().connect_http(url);
+        Ok(RpcLedger {
+            provider: DynProvider::new(provider),
+            anchors,
+            receipt_timeout: Duration::from_secs(60),
+        })
+    }
+
+    /// The anchors contract.
+    pub fn anchors(&self) -> Address {
+        self.anchors
+    }
+
+    /// The provider (for reads beyond anchors).
+    pub fn provider(&self) -> &DynProvider {
+        &self.provider
+    }
+}
+
+#[async_trait]
+impl Ledger for RpcLedger {
+    async fn anchor(&self, request: &AnchorRequest) -> Result<AnchorLocation, LedgerError> {
+        if let Some(found) = self.find_anchor(request.root).await? {
+            return Ok(found);
+        }
+        let contract = Anchors::new(self.anchors, &self.provider);
+        let pending = contract
+            .anchor(
+                request.root,
+                request.record_count,
+                request.interval_start,
+                request.interval_end,
+            )
+            .send()
+            .await
+            .map_err(node_error)?;
+        let receipt = pending
+            .with_timeout(Some(self.receipt_timeout))
+            .get_receipt()
+            .await
+            .map_err(node_error)?;
+        if !receipt.status() {
+            return Err(LedgerError::Reverted(receipt.transaction_hash));
+        }
+        let event = receipt
+            .inner
+            .logs()
+            .iter()
+            .find_map(|log| Anchors::Anchored::decode_log(&log.inner).ok())
+            .ok_or_else(|| LedgerError::Inconsistent("anchor receipt without Anchored".into()))?;
+        Ok(AnchorLocation {
+            index: u64::try_from(event.index).map_err(node_error)?,
+            block_number: receipt
+                .block_number
+                .ok_or_else(|| LedgerError::Inconsistent("receipt without block".into()))?,
+            tx_hash: receipt.transaction_hash,
+        })
+    }
+
+    async fn find_anchor(&self, root: B256) -> Result<Option<AnchorLocation>, LedgerError> {
+        let contract = Anchors::new(self.anchors, &self.provider);
+        if !contract.isAnchored(root).call().await.map_err(node_error)? {
+            return Ok(None);
+        }
+        let index: U256 = contract.indexOf(root).call().await.map_err(node_error)?;
+        let anchor = contract.anchorAt(index).call().await.map_err(node_error)?;
+        let block = anchor.blockNumber;
+        let logs = self
+            .provider
+            .get_logs(
+                &Filter::new()
+                    .address(self.anchors)
+                    .event_signature(Anchors::Anchored::SIGNATURE_HASH)
+                    .topic2(root)
+                    .from_block(block)
+                    .to_block(block),
+            )
+            .await
+            .map_err(node_error)?;
+        let tx_hash = logs
+            .first()
+            .and_then(|l| l.transaction_hash)
+            .ok_or_else(|| LedgerError::Inconsistent(format!("no Anchored log for {root}")))?;
+        Ok(Some(AnchorLocation {
+            index: u64::try_from(index).map_err(node_error)?,
+            block_number: block,
+            tx_hash,
+        }))
+    }
+}
