@@ -7,6 +7,7 @@ mod identity;
 mod keys;
 mod serve;
 mod simulate;
+mod verify;
 
 use std::time::Duration;
 
@@ -31,6 +32,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Simulate smartwatches uploading to a running server.
     Simulate(simulate::SimulateArgs),
+    /// Check stored records against the ledger: chain, payloads, proofs, on-chain roots.
+    Verify(verify::VerifyArgs),
     /// Manage patients.
     Patient {
         #[command(subcommand)]
@@ -85,6 +88,7 @@ fn main() -> Result<()> {
             }
             Command::Demo(args) => demo::run(args).await,
             Command::Simulate(args) => simulate::run(args).await,
+            Command::Verify(args) => verify::run(args).await,
             Command::Patient {
                 command: PatientCommand::Add(store),
             } => identity::add_patient(Config::resolve(&store, None, &ChainArgs::default())?).await,

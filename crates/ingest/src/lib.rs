@@ -17,6 +17,7 @@ pub mod anchoring;
 pub mod batch;
 mod error;
 mod pipeline;
+pub mod verify;
 
 pub use batch::BatchLimits;
 pub use error::IngestError;

@@ -14,11 +14,12 @@ use vitalis_chain::rpc::{self, RpcServer};
 use vitalis_crypto::chameleon::ChameleonPublicKey;
 use vitalis_crypto::merkle::InclusionProof;
 use vitalis_ingest::anchoring::{Anchorer, AnchoringConfig};
+use vitalis_ingest::verify::{Step, Verifier};
 use vitalis_model::{DeviceId, Metric, PatientId, Reading, Section, Timestamp, Value};
 use vitalis_store::{NewBatch, SqlStore, Store};
 
 struct World {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     store: Arc<SqlStore>,
     node: Node,
     rpc: RpcServer,
@@ -40,7 +41,7 @@ async fn world() -> World {
         .await
         .unwrap();
     World {
-        _dir: dir,
+        dir,
         store,
         node,
         rpc,
@@ -184,4 +185,115 @@ async fn a_claimed_anchor_never_sent_is_sent_after_a_restart() {
     let confirmed = w.anchorer().tick().await.unwrap();
     assert_eq!(confirmed.len(), 1);
     assert_eq!(w.anchor_count().await, U256::from(1));
+}
+
+impl World {
+    fn verifier(&self) -> Verifier {
+        let key = ChameleonPublicKey::from_bytes(self.config.chameleon_public_key.0).unwrap();
+        Verifier::new(self.store.clone(), self.ledger(), key)
+    }
+
+    /// Runs one SQL statement on the store's database, as an attacker with file access would.
+    async fn tamper(&self, sql: &str) {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", self.dir.path().join("v.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let done = sqlx::query(sql).execute(&mut conn).await.unwrap();
+        assert!(done.rows_affected() > 0, "{sql} changed nothing");
+    }
+}
+
+/// A patient with five records, all anchored.
+async fn anchored_history() -> (World, PatientId) {
+    let w = world().await;
+    let patient = w.upload(5).await;
+    w.anchorer().tick().await.unwrap();
+    let report = w.verifier().patient(&patient).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!((report.records, report.anchored, report.pending), (5, 5, 0));
+    (w, patient)
+}
+
+async fn failed_steps(w: &World, patient: &PatientId) -> Vec<(u64, Step)> {
+    let report = w.verifier().patient(patient).await.unwrap();
+    report.failures.iter().map(|f| (f.seq, f.step)).collect()
+}
+
+#[tokio::test]
+async fn verify_names_a_changed_payload_byte() {
+    let (w, p) = anchored_history().await;
+    w.tamper(
+        "UPDATE blobs SET bytes = CAST(REPLACE(CAST(bytes AS TEXT), '61', '62') AS BLOB) \
+         WHERE cid = (SELECT cid FROM records WHERE seq = 2)",
+    )
+    .await;
+    assert_eq!(failed_steps(&w, &p).await, vec![(2, Step::PayloadCid)]);
+}
+
+#[tokio::test]
+async fn verify_names_a_changed_proof() {
+    let (w, p) = anchored_history().await;
+    w.tamper(
+        "UPDATE records SET anchor_proof = CAST(REPLACE(hex(anchor_proof), 'A', 'B') AS BLOB) WHERE seq = 3",
+    )
+    .await;
+    assert_eq!(failed_steps(&w, &p).await, vec![(3, Step::Proof)]);
+}
+
+#[tokio::test]
+async fn verify_names_a_changed_stored_root() {
+    let (w, p) = anchored_history().await;
+    w.tamper("UPDATE anchors SET root = zeroblob(32)").await;
+    let steps = failed_steps(&w, &p).await;
+    assert_eq!(steps.len(), 5, "{steps:?}");
+    assert!(steps.iter().all(|(_, s)| *s == Step::Proof), "{steps:?}");
+}
+
+#[tokio::test]
+async fn verify_names_a_changed_prev() {
+    let (w, p) = anchored_history().await;
+    w.tamper("UPDATE records SET prev = zeroblob(32) WHERE seq = 4")
+        .await;
+    assert_eq!(failed_steps(&w, &p).await, vec![(4, Step::Link)]);
+}
+
+#[tokio::test]
+async fn verify_names_a_deleted_record() {
+    let (w, p) = anchored_history().await;
+    w.tamper("DELETE FROM readings WHERE record_id = (SELECT id FROM records WHERE seq = 3)")
+        .await;
+    w.tamper("DELETE FROM records WHERE seq = 3").await;
+    let steps = failed_steps(&w, &p).await;
+    assert!(steps.contains(&(3, Step::Sequence)), "{steps:?}");
+}
+
+#[tokio::test]
+async fn verify_names_a_root_missing_from_the_ledger() {
+    let (w, p) = anchored_history().await;
+    // A root and proofs rebuilt by someone with database access: every proof checks
+    // against the forged root, but the ledger never saw it.
+    let records = w.store.records(&p, 0, 10).await.unwrap();
+    let leaves: Vec<[u8; 32]> = records.iter().map(|r| r.commitment.0).collect();
+    let mut forged = leaves.clone();
+    forged.push([9; 32]);
+    let tree = vitalis_crypto::merkle::MerkleTree::from_leaves(&forged);
+    w.tamper(&format!(
+        "UPDATE anchors SET root = x'{}'",
+        alloy::hex::encode(tree.root())
+    ))
+    .await;
+    for i in 0..leaves.len() {
+        w.tamper(&format!(
+            "UPDATE records SET anchor_proof = x'{}' WHERE seq = {}",
+            alloy::hex::encode(tree.proof(i).unwrap().to_bytes()),
+            i + 1
+        ))
+        .await;
+    }
+    let steps = failed_steps(&w, &p).await;
+    assert_eq!(steps.len(), 5, "{steps:?}");
+    assert!(
+        steps.iter().all(|(_, s)| *s == Step::OnChainRoot),
+        "{steps:?}"
+    );
 }

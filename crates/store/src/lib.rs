@@ -57,6 +57,9 @@ pub trait Store: Send + Sync + 'static {
     /// Number of registered patients.
     async fn patient_count(&self) -> Result<u64>;
 
+    /// Every patient's id, in id order.
+    async fn patient_ids(&self) -> Result<Vec<PatientId>>;
+
     /// Stores every batch in one transaction and returns one receipt per batch, in order.
     ///
     /// Readings already stored for the same (device, metric, time) are skipped and

@@ -420,6 +420,15 @@ impl Store for SqlStore {
         Ok(row.map(|r| r.try_get("bytes")).transpose()?)
     }
 
+    async fn patient_ids(&self) -> Result<Vec<PatientId>> {
+        sqlx::query("SELECT id FROM patients ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| parse_id(row.try_get("id")?, PatientId::new))
+            .collect()
+    }
+
     async fn claim_for_anchor(&self, limit: u32) -> Result<Option<crate::PendingAnchor>> {
         crate::anchors::claim(self, limit).await
     }
