@@ -191,3 +191,40 @@ impl Ledger for RpcLedger {
         }))
     }
 }
+
+/// Deploys the identity registry and the anchors contract on an external chain from
+/// `key`'s account, which becomes the registry's supervisor and its first anchoring node.
+/// `chameleon_public_key` is the supervisor's chameleon-hash public key, fixed from then on.
+pub async fn deploy(
+    url: &str,
+    key: PrivateKeySigner,
+    chameleon_public_key: B256,
+) -> Result<crate::genesis::Deployment, LedgerError> {
+    use crate::contracts::IdentityRegistry;
+    let account = key.address();
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(key))
+        .connect_http(url.parse().map_err(node_error)?);
+    let registry = IdentityRegistry::deploy(&provider, account, chameleon_public_key)
+        .await
+        .map_err(node_error)?;
+    let anchors = Anchors::deploy(&provider, *registry.address())
+        .await
+        .map_err(node_error)?;
+    let receipt = registry
+        .addAnchoringNode(account)
+        .send()
+        .await
+        .map_err(node_error)?
+        .with_timeout(Some(Duration::from_secs(60)))
+        .get_receipt()
+        .await
+        .map_err(node_error)?;
+    if !receipt.status() {
+        return Err(LedgerError::Reverted(receipt.transaction_hash));
+    }
+    Ok(crate::genesis::Deployment {
+        registry: *registry.address(),
+        anchors: *anchors.address(),
+    })
+}

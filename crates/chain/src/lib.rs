@@ -22,6 +22,7 @@ pub mod block;
 pub mod blockstore;
 pub mod call;
 pub mod contracts;
+pub mod foundry;
 pub mod genesis;
 pub mod ledger;
 pub mod node;

@@ -41,9 +41,22 @@ pub(crate) struct ChainArgs {
     /// Address of the embedded chain's Ethereum JSON-RPC. Default: 127.0.0.1:8545
     #[arg(long, env = "VITALIS_CHAIN_LISTEN")]
     pub(crate) chain_listen: Option<SocketAddr>,
-    /// Time between blocks of the embedded chain, e.g. 1s or 200ms. Default: 1s
+    /// Time between blocks of the embedded chain (and between anchors), e.g. 1s or 200ms.
+    /// Default: 1s
     #[arg(long, env = "VITALIS_BLOCK_TIME", value_parser = crate::parse_duration)]
     pub(crate) block_time: Option<std::time::Duration>,
+    /// Anchor on this Ethereum JSON-RPC node instead of the embedded chain. The node's key
+    /// (DATA_DIR/keys/node.key, or --chain-key-file) signs and pays for the anchors.
+    #[arg(long, env = "VITALIS_CHAIN_RPC")]
+    pub(crate) chain_rpc: Option<String>,
+    /// File with the hex secp256k1 key to use on --chain-rpc.
+    #[arg(long, env = "VITALIS_CHAIN_KEY_FILE")]
+    pub(crate) chain_key_file: Option<PathBuf>,
+    /// Anchors contract already deployed on --chain-rpc (the node's key must be one of its
+    /// registry's anchoring nodes). Default: deploy the contracts on first start and keep
+    /// their address in the store.
+    #[arg(long, env = "VITALIS_ANCHORS_ADDRESS")]
+    pub(crate) anchors_address: Option<alloy::primitives::Address>,
 }
 
 /// The configuration file's shape; every key optional.
@@ -56,6 +69,9 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     max_batch_readings: Option<usize>,
     chain_listen: Option<SocketAddr>,
+    chain_rpc: Option<String>,
+    chain_key_file: Option<PathBuf>,
+    anchors_address: Option<alloy::primitives::Address>,
     #[serde(default, with = "humantime_serde_opt")]
     block_time: Option<std::time::Duration>,
 }
@@ -83,8 +99,14 @@ pub(crate) struct Config {
     pub(crate) max_batch_readings: usize,
     /// The embedded chain's JSON-RPC address.
     pub(crate) chain_listen: SocketAddr,
-    /// The embedded chain's block interval.
+    /// The embedded chain's block interval, and the anchoring interval.
     pub(crate) block_time: std::time::Duration,
+    /// An external chain to anchor on instead of the embedded one.
+    pub(crate) chain_rpc: Option<String>,
+    /// The key to use on the external chain (default: the node key).
+    pub(crate) chain_key_file: Option<PathBuf>,
+    /// Anchors contract already deployed on the external chain.
+    pub(crate) anchors_address: Option<alloy::primitives::Address>,
 }
 
 impl Config {
@@ -125,6 +147,9 @@ impl Config {
                 .block_time
                 .or(file.block_time)
                 .unwrap_or(std::time::Duration::from_secs(1)),
+            chain_rpc: chain.chain_rpc.clone().or(file.chain_rpc),
+            chain_key_file: chain.chain_key_file.clone().or(file.chain_key_file),
+            anchors_address: chain.anchors_address.or(file.anchors_address),
         })
     }
 

@@ -55,12 +55,17 @@ pub(crate) async fn run(args: DemoArgs) -> Result<()> {
         "Vitalis demo — server at {base}, data in {}",
         data_dir.display()
     );
-    let chain = running.chain_rpc.url();
-    let anchors = running.chain.deployment().anchors;
-    println!(
-        "Embedded chain (Ethereum JSON-RPC) at {chain}: one block every {}; the anchors contract is {anchors}.",
-        humantime::format_duration(config.block_time)
-    );
+    let (chain, anchors) = (&running.ledger_url, running.anchors);
+    match &running.embedded {
+        Some(_) => println!(
+            "Embedded chain (Ethereum JSON-RPC) at {chain}: one block every {}; the anchors contract is {anchors}.",
+            humantime::format_duration(config.block_time)
+        ),
+        None => println!(
+            "Anchoring every {} on {chain}; the anchors contract is {anchors}.",
+            humantime::format_duration(config.block_time)
+        ),
+    }
     println!("  npx cast block-number --rpc-url {chain}");
     println!("  npx cast call {anchors} 'anchorCount()(uint256)' --rpc-url {chain}");
     println!();

@@ -57,6 +57,13 @@ impl Keys {
     }
 }
 
+/// Reads a secp256k1 key from a one-line hex file that must exist.
+pub(crate) fn read_secp256k1(path: &Path) -> Result<PrivateKeySigner> {
+    let bytes = read_hex32(path)?.with_context(|| format!("{}: no such file", path.display()))?;
+    PrivateKeySigner::from_bytes(&bytes.into())
+        .with_context(|| format!("{}: line 1: not a valid secp256k1 key", path.display()))
+}
+
 fn secp256k1_key(path: &Path) -> Result<PrivateKeySigner> {
     match read_hex32(path)? {
         Some(bytes) => PrivateKeySigner::from_bytes(&bytes.into())

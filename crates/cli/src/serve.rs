@@ -9,6 +9,8 @@ use vitalis_ingest::{BatchLimits, Pipeline, PipelineConfig};
 use vitalis_server::{ApiConfig, AppState};
 use vitalis_store::Store;
 
+use alloy::primitives::Address;
+use alloy::signers::local::PrivateKeySigner;
 use vitalis_chain::ledger::RpcLedger;
 use vitalis_chain::node::{BlockTime, DEFAULT_CHAIN_ID, DEFAULT_GAS_LIMIT, Node, NodeConfig};
 use vitalis_chain::rpc::RpcServer;
@@ -22,12 +24,50 @@ pub(crate) struct Running {
     pub(crate) addr: SocketAddr,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) task: tokio::task::JoinHandle<std::io::Result<()>>,
-    /// The embedded chain.
-    pub(crate) chain: Node,
-    /// Its JSON-RPC server (stops when dropped).
-    pub(crate) chain_rpc: RpcServer,
-    _miner: tokio::task::JoinHandle<()>,
+    /// The embedded chain, unless anchoring goes to an external node.
+    pub(crate) embedded: Option<EmbeddedChain>,
+    /// The JSON-RPC URL of the chain anchors go to.
+    pub(crate) ledger_url: String,
+    /// The anchors contract there.
+    pub(crate) anchors: Address,
     _anchorer: tokio::task::JoinHandle<()>,
+}
+
+/// The embedded chain of a running server.
+pub(crate) struct EmbeddedChain {
+    _node: Node,
+    /// Its JSON-RPC server (stops when dropped).
+    _rpc: RpcServer,
+    _miner: tokio::task::JoinHandle<()>,
+}
+
+/// The store setting that remembers where the contracts were deployed on an external chain.
+pub(crate) const EXTERNAL_ANCHORS_SETTING: &str = "external_anchors_address";
+
+/// The anchors contract on an external chain: given, remembered, or deployed now (and
+/// remembered; if another node deployed first, its deployment wins).
+async fn external_anchors(
+    config: &Config,
+    store: &dyn Store,
+    url: &str,
+    key: &PrivateKeySigner,
+    keys: &Keys,
+) -> Result<Address> {
+    if let Some(address) = config.anchors_address {
+        return Ok(address);
+    }
+    if let Some(bytes) = store.setting(EXTERNAL_ANCHORS_SETTING).await? {
+        return Address::try_from(bytes.as_slice()).context("stored anchors address");
+    }
+    let deployment =
+        vitalis_chain::ledger::deploy(url, key.clone(), keys.payload_key().to_bytes().into())
+            .await
+            .with_context(|| format!("deploying the contracts on {url}"))?;
+    tracing::info!(registry = %deployment.registry, anchors = %deployment.anchors, "contracts deployed");
+    let kept = store
+        .put_setting_once(EXTERNAL_ANCHORS_SETTING, deployment.anchors.as_slice())
+        .await?;
+    Address::try_from(kept.as_slice()).context("stored anchors address")
 }
 
 /// Opens the embedded chain in the data directory and serves its JSON-RPC.
@@ -66,13 +106,29 @@ async fn start_chain(
 /// sockets are bound.
 pub(crate) async fn start(config: &Config) -> Result<Running> {
     let keys = config.keys()?;
-    let (chain, chain_rpc, miner) = start_chain(config, &keys).await?;
     let store: Arc<dyn Store> = Arc::new(config.open_store().await?);
-    let ledger = RpcLedger::new(
-        &chain_rpc.url(),
-        keys.node.clone(),
-        chain.deployment().anchors,
-    )?;
+    let (embedded, ledger_url, anchors, key) = match &config.chain_rpc {
+        None => {
+            let (node, rpc, miner) = start_chain(config, &keys).await?;
+            let (url, anchors) = (rpc.url(), node.deployment().anchors);
+            let chain = EmbeddedChain {
+                _node: node,
+                _rpc: rpc,
+                _miner: miner,
+            };
+            (Some(chain), url, anchors, keys.node.clone())
+        }
+        Some(url) => {
+            let key = match &config.chain_key_file {
+                Some(path) => crate::keys::read_secp256k1(path)?,
+                None => keys.node.clone(),
+            };
+            let anchors = external_anchors(config, store.as_ref(), url, &key, &keys).await?;
+            tracing::info!(rpc = %redact(url), %anchors, account = %key.address(), "anchoring on an external chain");
+            (None, url.clone(), anchors, key)
+        }
+    };
+    let ledger = RpcLedger::new(&ledger_url, key, anchors)?;
     let anchorer = Anchorer::new(
         store.clone(),
         Arc::new(ledger),
@@ -113,9 +169,9 @@ pub(crate) async fn start(config: &Config) -> Result<Running> {
         addr,
         store,
         task,
-        chain,
-        chain_rpc,
-        _miner: miner,
+        embedded,
+        ledger_url,
+        anchors,
         _anchorer: anchorer,
     })
 }

@@ -16,11 +16,13 @@ use crate::config::{ChainArgs, Config, StoreArgs};
 pub(crate) struct VerifyArgs {
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    chain: ChainArgs,
     /// Verify this patient's history (repeatable). Default: every patient.
     #[arg(long)]
     patient: Vec<String>,
-    /// Ethereum JSON-RPC of the ledger. Default: the embedded chain of a running
-    /// `vitalis serve` on the same data directory (http://127.0.0.1:8545).
+    /// Ethereum JSON-RPC of the ledger. Default: --chain-rpc if given, else the embedded
+    /// chain of a running `vitalis serve` (http://127.0.0.1:8545 or --chain-listen).
     #[arg(long, env = "VITALIS_RPC_URL")]
     rpc_url: Option<String>,
     /// Address of the anchors contract. Default: where the embedded chain's genesis put it.
@@ -32,18 +34,27 @@ pub(crate) struct VerifyArgs {
 }
 
 pub(crate) async fn run(args: VerifyArgs) -> Result<()> {
-    let config = Config::resolve(&args.store, None, &ChainArgs::default())?;
+    let config = Config::resolve(&args.store, None, &args.chain)?;
     let keys = config.keys()?;
     let store: Arc<dyn Store> = Arc::new(config.open_store().await?);
     let rpc_url = args
         .rpc_url
         .clone()
+        .or_else(|| config.chain_rpc.clone())
         .unwrap_or_else(|| format!("http://{}", config.chain_listen));
-    // Genesis deploys the registry (nonce 0) and then the anchors contract (nonce 1)
-    // from the supervisor's account.
-    let anchors = args
-        .anchors
-        .unwrap_or_else(|| keys.supervisor.address().create(1));
+    let anchors = match (args.anchors.or(config.anchors_address), &config.chain_rpc) {
+        (Some(address), _) => address,
+        (None, Some(_)) => {
+            let stored = store
+                .setting(crate::serve::EXTERNAL_ANCHORS_SETTING)
+                .await?
+                .context("no anchors address recorded for the external chain; pass --anchors")?;
+            alloy::primitives::Address::try_from(stored.as_slice())?
+        }
+        // Genesis of the embedded chain deploys the registry (nonce 0) and then the
+        // anchors contract (nonce 1) from the supervisor's account.
+        (None, None) => keys.supervisor.address().create(1),
+    };
     let ledger = RpcLedger::read_only(&rpc_url, anchors)?;
     let verifier = Verifier::new(store.clone(), Arc::new(ledger), keys.payload_key());
 

@@ -57,6 +57,14 @@ pub trait Store: Send + Sync + 'static {
     /// Number of registered patients.
     async fn patient_count(&self) -> Result<u64>;
 
+    /// A value kept for the life of the store (for example where the ledger contracts
+    /// are), or `None`.
+    async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>>;
+
+    /// Keeps a value for the life of the store; an existing value is left unchanged and
+    /// returned, so that concurrent nodes agree on the first one.
+    async fn put_setting_once(&self, key: &str, value: &[u8]) -> Result<Vec<u8>>;
+
     /// Every patient's id, in id order.
     async fn patient_ids(&self) -> Result<Vec<PatientId>>;
 

@@ -420,6 +420,27 @@ impl Store for SqlStore {
         Ok(row.map(|r| r.try_get("bytes")).transpose()?)
     }
 
+    async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("value")).transpose()?)
+    }
+
+    async fn put_setting_once(&self, key: &str, value: &[u8]) -> Result<Vec<u8>> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(value.to_vec())
+        .execute(&self.pool)
+        .await?;
+        self.setting(key)
+            .await?
+            .ok_or_else(|| corrupt(format!("setting {key} vanished")))
+    }
+
     async fn patient_ids(&self) -> Result<Vec<PatientId>> {
         sqlx::query("SELECT id FROM patients ORDER BY id")
             .fetch_all(&self.pool)

@@ -1,0 +1,214 @@
+//! The ledger through the real binary: `vitalis serve` anchors uploads on the embedded
+//! chain or on an external node (anvil from npm), and `vitalis verify` exits 0 on an intact
+//! store and non-zero, naming record and step, on a tampered one.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+fn vitalis(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vitalis"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn ok_stdout(args: &[&str]) -> String {
+    let out = vitalis(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn field(output: &str, key: &str) -> String {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key} in {output}"))
+        .to_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `vitalis serve`, killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(data: &Path, chain: &[&str]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vitalis"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--block-time", "200ms"])
+        .args(chain)
+        .arg("--data-dir")
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(url.starts_with("http://"), "unexpected first line {line:?}");
+    Server { child, url }
+}
+
+/// Provisions a patient and a device on the store in `data`.
+fn provision(data: &str) -> (String, String, String) {
+    let patient = ok_stdout(&["patient", "add", "--data-dir", data]);
+    let (id, token) = (
+        field(&patient, "patient_id"),
+        field(&patient, "patient_token"),
+    );
+    let device = ok_stdout(&["device", "add", "--patient", &id, "--data-dir", data]);
+    (id, token, field(&device, "device_token"))
+}
+
+/// Uploads a few readings and waits until every record of the patient is anchored.
+async fn upload_and_wait_for_anchors(server: &Server, patient: &str, token: &str, device: &str) {
+    let client = reqwest::Client::new();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    for i in 0..3 {
+        let body = json!({"readings": [
+            {"metric": "heart_rate", "t": now - 10_000 + i, "value": 70},
+            {"metric": "steps", "t": now - 10_000 + i, "value": 12},
+        ]});
+        let response = client
+            .post(format!("{}/api/v1/readings", server.url))
+            .bearer_auth(device)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let records: Value = client
+            .get(format!("{}/api/v1/patients/{patient}/records", server.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let records = records["records"].as_array().unwrap().clone();
+        if records.len() == 6 && records.iter().all(|r| r["anchor"]["status"] == "anchored") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not anchored in time: {records:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn serve_anchors_on_the_embedded_chain_and_verify_tells_intact_from_tampered() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let (patient, token, device) = provision(data);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let server = serve(dir.path(), &["--chain-listen", &listen]);
+    upload_and_wait_for_anchors(&server, &patient, &token, &device).await;
+
+    let intact = ok_stdout(&["verify", "--data-dir", data, "--chain-listen", &listen]);
+    assert!(
+        intact.contains("all checks passed: 1 patients, 6 records"),
+        "{intact}"
+    );
+
+    // One byte of a stored payload changed behind the server's back.
+    let url = format!("sqlite://{}", dir.path().join("vitalis.db").display());
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query(
+        "UPDATE blobs SET bytes = CAST(REPLACE(CAST(bytes AS TEXT), '70', '71') AS BLOB) \
+         WHERE cid = (SELECT cid FROM records WHERE seq = 1)",
+    )
+    .execute(&mut db)
+    .await
+    .unwrap();
+    let tampered = vitalis(&["verify", "--data-dir", data, "--chain-listen", &listen]);
+    assert!(!tampered.status.success());
+    let out = String::from_utf8_lossy(&tampered.stdout);
+    assert!(
+        out.contains("record 1") && out.contains("PayloadCid"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn serve_anchors_on_an_external_node_and_attaches_after_a_restart() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .unwrap();
+    let Some(bin) = vitalis_chain::foundry::tool_path(root, "anvil") else {
+        let message = "anvil is not installed (run `npm ci` in the workspace root)";
+        assert!(
+            std::env::var("VITALIS_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "{message}"
+        );
+        eprintln!("SKIPPED: {message}");
+        return;
+    };
+    let anvil =
+        vitalis_chain::foundry::Anvil::spawn(&bin, Duration::from_millis(200), &[]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let key_file = dir.path().join("anvil.key");
+    std::fs::write(&key_file, &anvil.dev_keys()[0]).unwrap();
+    let key_file = key_file.to_str().unwrap();
+    let chain = ["--chain-rpc", anvil.url(), "--chain-key-file", key_file];
+
+    let (patient, token, device) = provision(data);
+    {
+        let server = serve(dir.path(), &chain);
+        upload_and_wait_for_anchors(&server, &patient, &token, &device).await;
+    }
+    let mut args = vec!["verify", "--data-dir", data];
+    args.extend(chain);
+    let first = ok_stdout(&args);
+    assert!(first.contains("6 anchored"), "{first}");
+
+    // A restart attaches to the contracts deployed the first time, and goes on anchoring.
+    let (patient2, token2, device2) = provision(data);
+    {
+        let server = serve(dir.path(), &chain);
+        upload_and_wait_for_anchors(&server, &patient2, &token2, &device2).await;
+    }
+    let second = ok_stdout(&args);
+    assert!(
+        second.contains("all checks passed: 2 patients, 12 records (12 anchored"),
+        "{second}"
+    );
+}
