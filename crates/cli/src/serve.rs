@@ -15,6 +15,7 @@ use vitalis_chain::ledger::RpcLedger;
 use vitalis_chain::node::{BlockTime, DEFAULT_CHAIN_ID, DEFAULT_GAS_LIMIT, Node, NodeConfig};
 use vitalis_chain::rpc::RpcServer;
 use vitalis_ingest::anchoring::{Anchorer, AnchoringConfig};
+use vitalis_ingest::verify::Verifier;
 
 use crate::config::{Config, redact};
 use crate::keys::Keys;
@@ -128,10 +129,15 @@ pub(crate) async fn start(config: &Config) -> Result<Running> {
             (None, url.clone(), anchors, key)
         }
     };
-    let ledger = RpcLedger::new(&ledger_url, key, anchors)?;
+    let ledger = Arc::new(RpcLedger::new(&ledger_url, key, anchors)?);
+    let verifier = Arc::new(Verifier::new(
+        store.clone(),
+        ledger.clone(),
+        keys.payload_key(),
+    ));
     let anchorer = Anchorer::new(
         store.clone(),
-        Arc::new(ledger),
+        ledger,
         AnchoringConfig {
             interval: config.block_time,
             ..AnchoringConfig::default()
@@ -153,6 +159,7 @@ pub(crate) async fn start(config: &Config) -> Result<Running> {
         config: ApiConfig {
             max_body_bytes: config.max_body_bytes,
         },
+        verifier: Some(verifier),
     };
     let listener = TcpListener::bind(config.listen)
         .await

@@ -9,6 +9,7 @@
 //! | GET | `/api/v1/patients/{id}/readings` | patient token | readings by metric and time |
 //! | GET | `/api/v1/patients/{id}/records` | patient token | the patient's record chain |
 //! | GET | `/api/v1/patients/{id}/live` | patient token | Server-Sent Events of new readings |
+//! | GET | `/api/v1/patients/{id}/verify` | patient token | the history checked against the ledger |
 //! | GET | `/api/v1/health` | anyone | liveness |
 //!
 //! Every refusal is an [`ApiError`]: a 4xx (or 503 when the store is down) with the body
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post};
 use vitalis_ingest::Pipeline;
+use vitalis_ingest::verify::Verifier;
 use vitalis_store::Store;
 
 pub use error::ApiError;
@@ -53,6 +55,8 @@ pub struct AppState {
     pub pipeline: Pipeline,
     /// HTTP limits.
     pub config: ApiConfig,
+    /// Checks histories against the ledger; `None` on a server without one.
+    pub verifier: Option<Arc<Verifier>>,
 }
 
 /// The whole API.
@@ -62,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route("/patients/{id}/readings", get(routes::read::readings))
         .route("/patients/{id}/records", get(routes::read::records))
         .route("/patients/{id}/live", get(routes::live::stream))
+        .route("/patients/{id}/verify", get(routes::verify::verify))
         .route("/health", get(routes::health));
     Router::new()
         .nest("/api/v1", api)

@@ -89,6 +89,7 @@ impl TestApp {
             store: store.clone(),
             pipeline,
             config,
+            verifier: None,
         });
         TestApp {
             app,

@@ -3,6 +3,7 @@
 pub(crate) mod ingest;
 pub(crate) mod live;
 pub(crate) mod read;
+pub(crate) mod verify;
 
 use axum::Json;
 use serde_json::{Value, json};
