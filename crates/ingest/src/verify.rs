@@ -7,12 +7,20 @@
 //! the header; the inclusion proof leads from the commitment to the anchor's root; and
 //! the root is on the ledger, at the block and transaction the store says. A failure names
 //! the record and the step.
+//!
+//! A [`Verifier`] asks the ledger about each anchor root once: roots found on the ledger
+//! are remembered for the verifier's lifetime and shared by every patient it checks (an
+//! anchor holds the records of many patients, so without this a run over all patients
+//! would look each root up once per patient). A root the ledger does not have is asked
+//! about again for the next patient. Anchors are never removed from the ledger; to see
+//! the ledger anew (e.g. after a reorganisation of an external chain), build a new
+//! verifier.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use vitalis_chain::ledger::{AnchorLocation, Ledger};
+use vitalis_chain::ledger::{AnchorLocation, Ledger, LedgerError};
 use vitalis_crypto::chameleon::{self, ChameleonDigest, ChameleonPublicKey, Randomness};
 use vitalis_crypto::merkle::InclusionProof;
 use vitalis_model::{ChainError, ChainLink, Opening, PatientId, PayloadHash, verify_chain};
@@ -88,6 +96,8 @@ pub struct Verifier {
     store: Arc<dyn Store>,
     ledger: Arc<dyn Ledger>,
     payload_key: ChameleonPublicKey,
+    /// Roots found on the ledger, with where; shared by all patients.
+    confirmed: Mutex<HashMap<[u8; 32], AnchorLocation>>,
 }
 
 /// Records read per page.
@@ -104,7 +114,27 @@ impl Verifier {
             store,
             ledger,
             payload_key,
+            confirmed: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Where the ledger has `root`: from the roots already found, else from the ledger.
+    async fn locate(&self, root: &[u8; 32]) -> Result<Option<AnchorLocation>, LedgerError> {
+        if let Some(at) = self.confirmed().get(root) {
+            return Ok(Some(*at));
+        }
+        let found = self.ledger.find_anchor((*root).into()).await?;
+        if let Some(at) = found {
+            self.confirmed().insert(*root, at);
+        }
+        Ok(found)
+    }
+
+    fn confirmed(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], AnchorLocation>> {
+        // The map is only ever inserted into; a panic elsewhere cannot leave it half-made.
+        self.confirmed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Verifies a patient's whole history.
@@ -182,6 +212,8 @@ impl Verifier {
             });
         }
 
+        // This patient's answers, including "not on the ledger", so a missing root is
+        // asked about once per patient, not once per record.
         let mut roots: HashMap<[u8; 32], Option<AnchorLocation>> = HashMap::new();
         for r in &records {
             let Some(anchor) = &r.anchor else {
@@ -205,7 +237,7 @@ impl Verifier {
             let found = match roots.get(&anchor.root) {
                 Some(found) => *found,
                 None => {
-                    let found = match self.ledger.find_anchor(anchor.root.into()).await {
+                    let found = match self.locate(&anchor.root).await {
                         Ok(found) => found,
                         Err(e) => {
                             report
@@ -254,4 +286,126 @@ fn failure(r: &StoredRecord, step: Step, detail: String) -> Failure {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use alloy::primitives::B256;
+    use vitalis_chain::ledger::AnchorRequest;
+    use vitalis_crypto::chameleon::ChameleonTrapdoor;
+    use vitalis_model::{Metric, Reading, Section, Timestamp, Value};
+    use vitalis_store::{AnchorOnChain, NewBatch, SqlStore};
+
+    use super::*;
+
+    /// A ledger that holds the roots it was given and counts the look-ups.
+    #[derive(Default)]
+    struct CountingLedger {
+        roots: Mutex<HashMap<B256, AnchorLocation>>,
+        lookups: AtomicUsize,
+    }
+
+    type Answer<'a, T> = Pin<Box<dyn Future<Output = Result<T, LedgerError>> + Send + 'a>>;
+
+    impl Ledger for CountingLedger {
+        fn anchor<'a, 'b, 'c>(&'a self, request: &'b AnchorRequest) -> Answer<'c, AnchorLocation>
+        where
+            'a: 'c,
+            'b: 'c,
+        {
+            Box::pin(async move {
+                let mut roots = self.roots.lock().unwrap();
+                let at = AnchorLocation {
+                    index: roots.len() as u64,
+                    block_number: roots.len() as u64 + 1,
+                    tx_hash: B256::repeat_byte(roots.len() as u8 + 1),
+                };
+                Ok(*roots.entry(request.root).or_insert(at))
+            })
+        }
+
+        fn find_anchor<'a, 'c>(&'a self, root: B256) -> Answer<'c, Option<AnchorLocation>>
+        where
+            'a: 'c,
+        {
+            Box::pin(async move {
+                self.lookups.fetch_add(1, Ordering::Relaxed);
+                Ok(self.roots.lock().unwrap().get(&root).copied())
+            })
+        }
+    }
+
+    /// Stores one record for each of `patients` new patients.
+    async fn records_of_new_patients(store: &SqlStore, patients: usize) -> Vec<PatientId> {
+        let now = Timestamp::new(1_763_900_000_000).unwrap();
+        let mut ids = Vec::new();
+        for _ in 0..patients {
+            let patient = store.create_patient(rand::random()).await.unwrap();
+            let device = store.create_device(&patient, rand::random()).await.unwrap();
+            let reading = Reading::new(Metric::HeartRate, now, Value::Scalar(60.0), now).unwrap();
+            store
+                .append(vec![NewBatch {
+                    patient: patient.clone(),
+                    device,
+                    idempotency_key: None,
+                    parts: vec![(Section::Protected, vec![reading])],
+                    received_at: now,
+                }])
+                .await
+                .unwrap();
+            ids.push(patient);
+        }
+        ids
+    }
+
+    #[tokio::test]
+    async fn a_root_found_on_the_ledger_is_looked_up_once_for_all_patients() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = ChameleonTrapdoor::generate(&mut rand::rng()).public_key();
+        let url = format!("sqlite://{}", dir.path().join("v.db").display());
+        let store = Arc::new(SqlStore::open(&url, &key).await.unwrap());
+        let ledger = Arc::new(CountingLedger::default());
+        let verifier = Verifier::new(store.clone(), ledger.clone(), key);
+
+        // Three patients whose records share one anchor.
+        let patients = records_of_new_patients(&store, 3).await;
+        let pending = store.claim_for_anchor(100).await.unwrap().unwrap();
+        let at = ledger
+            .anchor(&AnchorRequest {
+                root: pending.root.into(),
+                record_count: pending.record_count,
+                interval_start: 0,
+                interval_end: 0,
+            })
+            .await
+            .unwrap();
+        let on_chain = AnchorOnChain {
+            index: at.index,
+            block_number: at.block_number,
+            tx_hash: at.tx_hash.0,
+        };
+        store.confirm_anchor(pending.id, &on_chain).await.unwrap();
+        for p in &patients {
+            let report = verifier.patient(p).await.unwrap();
+            assert!(report.ok(), "{report:?}");
+            assert_eq!(report.anchored, 1);
+        }
+        assert_eq!(ledger.lookups.load(Ordering::Relaxed), 1);
+
+        // A root the ledger does not have is asked about again for each patient: it may
+        // be on the ledger by then.
+        let late = records_of_new_patients(&store, 2).await;
+        let pending = store.claim_for_anchor(100).await.unwrap().unwrap();
+        store.confirm_anchor(pending.id, &on_chain).await.unwrap();
+        for p in &late {
+            let report = verifier.patient(p).await.unwrap();
+            let steps: Vec<Step> = report.failures.iter().map(|f| f.step).collect();
+            assert_eq!(steps, vec![Step::OnChainRoot]);
+        }
+        assert_eq!(ledger.lookups.load(Ordering::Relaxed), 3);
+    }
 }
