@@ -12,9 +12,9 @@
 //! are remembered for the verifier's lifetime and shared by every patient it checks (an
 //! anchor holds the records of many patients, so without this a run over all patients
 //! would look each root up once per patient). A root the ledger does not have is asked
-//! about again for the next patient. Anchors are never removed from the ledger; to see
-//! the ledger anew (e.g. after a reorganisation of an external chain), build a new
-//! verifier.
+//! about again for the next patient. Anchors are never removed from the ledger, but a
+//! verifier does not notice a reorganisation of an external chain that drops a root it
+//! already found; build a new verifier to see the ledger anew.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -100,6 +100,9 @@ pub struct Verifier {
     confirmed: Mutex<HashMap<[u8; 32], AnchorLocation>>,
 }
 
+/// Most roots a verifier remembers (~100 bytes each); past it, it starts afresh.
+const MAX_CONFIRMED_ROOTS: usize = 100_000;
+
 /// Records read per page.
 const PAGE: u32 = 10_000;
 
@@ -125,7 +128,12 @@ impl Verifier {
         }
         let found = self.ledger.find_anchor((*root).into()).await?;
         if let Some(at) = found {
-            self.confirmed().insert(*root, at);
+            let mut confirmed = self.confirmed();
+            // A long-lived verifier (the server's) must not grow without bound.
+            if confirmed.len() >= MAX_CONFIRMED_ROOTS {
+                confirmed.clear();
+            }
+            confirmed.insert(*root, at);
         }
         Ok(found)
     }
