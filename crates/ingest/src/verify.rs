@@ -121,6 +121,13 @@ impl Verifier {
         }
     }
 
+    /// A verifier of the same store, ledger and key that remembers nothing yet: every root
+    /// is asked of the ledger again. A long-lived server takes one per request, so that an
+    /// answer never rests on what the ledger said earlier.
+    pub fn fresh(&self) -> Verifier {
+        Verifier::new(self.store.clone(), self.ledger.clone(), self.payload_key)
+    }
+
     /// Where the ledger has `root`: from the roots already found, else from the ledger.
     async fn locate(&self, root: &[u8; 32]) -> Result<Option<AnchorLocation>, LedgerError> {
         if let Some(at) = self.confirmed().get(root) {

@@ -18,8 +18,9 @@ pub(crate) async fn verify(
 ) -> Result<Json<Value>, ApiError> {
     let Path(id) = path?;
     patient.require_self(&id)?;
-    // A server without a ledger has no such check to offer.
-    let verifier = state.verifier.as_ref().ok_or(ApiError::NotFound)?;
+    // A server without a ledger has no such check to offer. Each request asks the ledger
+    // afresh (a fresh verifier remembers no root from an earlier request).
+    let verifier = state.verifier.as_ref().ok_or(ApiError::NotFound)?.fresh();
     let report = verifier.patient(&patient.0).await.map_err(|e| match e {
         VerifyError::Store(e) => ApiError::Store(e),
     })?;
