@@ -7,6 +7,8 @@
 //! invalid at execution (for example a nonce consumed meanwhile) is left out of the block
 //! and reported, never half-applied: revm reverts its journal entries.
 
+use std::convert::Infallible;
+
 use alloy::consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
 use alloy::consensus::{
     EMPTY_OMMER_ROOT_HASH, Eip658Value, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom,
@@ -20,10 +22,10 @@ use revm::context_interface::block::BlobExcessGasAndPrice;
 use revm::primitives::eip4844::BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN;
 use revm::primitives::hardfork::SpecId;
 use revm::state::EvmState;
-use revm::{Context, ExecuteEvm, MainBuilder, MainContext};
+use revm::{Context, DatabaseRef, ExecuteEvm, MainBuilder, MainContext};
 
 use crate::pool::PooledTx;
-use crate::state::{StateDiff, WorldState};
+use crate::state::StateDiff;
 
 /// The rules every block executes under.
 pub const SPEC: SpecId = SpecId::CANCUN;
@@ -125,11 +127,11 @@ pub struct Rejected {
     pub reason: String,
 }
 
-/// Executes `txs` on top of `parent` and `state`, and returns the block, the state
-/// changes to apply once it is stored ([`crate::state::apply`]), and the transactions
-/// that were left out.
-pub fn execute_block(
-    state: &WorldState,
+/// Executes `txs` on top of `parent` and `state` (the state after `parent`), and returns
+/// the block, the state changes to apply once it is stored ([`crate::state::apply`]), and
+/// the transactions that were left out.
+pub fn execute_block<S: DatabaseRef<Error = Infallible>>(
+    state: &S,
     parent: &Header,
     parent_hash: B256,
     next: NextBlock,

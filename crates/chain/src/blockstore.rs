@@ -80,7 +80,10 @@ pub struct StoredLog {
 /// The chain on disk.
 #[derive(Debug, Clone)]
 pub struct BlockStore {
+    /// Reads.
     pool: SqlitePool,
+    /// Writes: one connection.
+    writer: SqlitePool,
 }
 
 fn corrupt(what: impl std::fmt::Display) -> BlockStoreError {
@@ -106,13 +109,22 @@ impl BlockStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(std::time::Duration::from_secs(10));
+            .busy_timeout(std::time::Duration::from_secs(10))
+            // A block's multi-row inserts need statement journals: keep them in memory,
+            // not in temporary files.
+            .pragma("temp_store", "memory");
+        // One connection writes, so that its page cache (64 MiB) stays valid from block
+        // to block (SQLite drops a connection's cache when another connection has written).
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone().pragma("cache_size", "-65536"))
+            .await?;
+        MIGRATIONS.run(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await?;
-        MIGRATIONS.run(&pool).await?;
-        Ok(BlockStore { pool })
+        Ok(BlockStore { pool, writer })
     }
 
     /// A value of the `meta` table.
@@ -129,14 +141,14 @@ impl BlockStore {
         sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(key)
             .bind(value)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
 
     /// Stores a block with everything in it, atomically.
     pub async fn commit_block(&self, block: &MinedBlock) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let mut header = Vec::new();
         block.header.encode(&mut header);
         sqlx::query("INSERT INTO blocks (number, hash, header, tx_count) VALUES (?, ?, ?, ?)")

@@ -231,11 +231,18 @@ impl Pool {
         let mut stale = Vec::new();
         for (sender, queue) in &self.by_sender {
             let mut next = state_nonce(*sender);
+            let mut run_gas = 0u64;
             for (&nonce, (arrival, tx)) in queue {
                 if nonce < next {
                     stale.push(tx.hash);
                 } else if nonce == next {
                     let gas = tx.envelope.gas_limit();
+                    // The rest of this run cannot fit in this block: stop looking, so that
+                    // a long queue costs no more than a block's worth.
+                    run_gas = run_gas.saturating_add(gas);
+                    if run_gas > max_gas {
+                        break;
+                    }
                     runs.entry(*sender)
                         .or_default()
                         .push_back((*arrival, nonce, gas));
@@ -331,4 +338,51 @@ fn check(tx: &PooledTx, ctx: &AdmissionContext) -> Result<(), PoolError> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::consensus::{SignableTransaction, TxEip1559};
+    use alloy::network::TxSignerSync;
+    use alloy::primitives::TxKind;
+    use alloy::signers::local::PrivateKeySigner;
+
+    use super::*;
+
+    fn pooled(key: &PrivateKeySigner, nonce: u64, gas_limit: u64) -> PooledTx {
+        let mut tx = TxEip1559 {
+            chain_id: 1,
+            nonce,
+            gas_limit,
+            max_fee_per_gas: 1_000_000_000,
+            to: TxKind::Call(Address::repeat_byte(1)),
+            ..Default::default()
+        };
+        let signature = key.sign_transaction_sync(&mut tx).unwrap();
+        PooledTx::decode(&TxEnvelope::from(tx.into_signed(signature)).encoded_2718()).unwrap()
+    }
+
+    /// A long queue gives a block's worth of gas at a time, in nonce order, and keeps the
+    /// rest for the next blocks.
+    #[test]
+    fn take_ready_gives_a_blocks_worth_in_nonce_order() {
+        let key = PrivateKeySigner::random();
+        let mut pool = Pool::default();
+        let ctx = |state_nonce| AdmissionContext {
+            chain_id: 1,
+            block_gas_limit: 1_000_000,
+            base_fee: 1,
+            state_nonce,
+            balance: U256::MAX,
+        };
+        for nonce in (0..10).rev() {
+            pool.admit(pooled(&key, nonce, 100_000), ctx(0)).unwrap();
+        }
+        let nonces = |txs: Vec<PooledTx>| txs.iter().map(PooledTx::nonce).collect::<Vec<_>>();
+        assert_eq!(nonces(pool.take_ready(350_000, |_| 0)), [0, 1, 2]);
+        assert_eq!(pool.len(), 7);
+        assert_eq!(nonces(pool.take_ready(350_000, |_| 3)), [3, 4, 5]);
+        assert_eq!(nonces(pool.take_ready(10_000_000, |_| 6)), [6, 7, 8, 9]);
+        assert!(pool.is_empty());
+    }
 }
