@@ -1,65 +1,33 @@
 //! Crash safety of the real binary: a server killed with SIGKILL in the middle of a
 //! sustained upload loses no acknowledged reading and stores none twice after restart.
 
+mod support;
+
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
+use support::field;
 
 fn vitalis(data_dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_vitalis"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn field(output: &str, key: &str) -> String {
-    output
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")))
-        .unwrap_or_else(|| panic!("no {key} in {output}"))
-        .to_owned()
+    let mut all = args.to_vec();
+    all.extend(["--data-dir", data_dir.to_str().unwrap()]);
+    support::vitalis_ok(&all)
 }
 
 /// Starts `vitalis serve` on a free port; returns the child and its base URL.
 fn serve(data_dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vitalis"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--chain-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data_dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
-    assert!(
-        url.starts_with("http://127.0.0.1:"),
-        "unexpected first line {line:?}"
-    );
-    (child, url)
+    support::spawn_serve(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--chain-listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+    ])
 }
 
 fn now_ms() -> i64 {

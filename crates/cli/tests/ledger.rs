@@ -2,40 +2,15 @@
 //! chain or on an external node (anvil from npm), and `vitalis verify` exits 0 on an intact
 //! store and non-zero, naming record and step, on a tampered one.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use sqlx::Connection;
-
-fn vitalis(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vitalis"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
-}
-
-fn ok_stdout(args: &[&str]) -> String {
-    let out = vitalis(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn field(output: &str, key: &str) -> String {
-    output
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")))
-        .unwrap_or_else(|| panic!("no {key} in {output}"))
-        .to_owned()
-}
+use support::{field, vitalis, vitalis_ok};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -59,32 +34,21 @@ impl Drop for Server {
 }
 
 fn serve(data: &Path, chain: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vitalis"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--block-time", "200ms"])
-        .args(chain)
-        .arg("--data-dir")
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
-    assert!(url.starts_with("http://"), "unexpected first line {line:?}");
+    let mut args = vec!["--listen", "127.0.0.1:0", "--block-time", "200ms"];
+    args.extend(chain);
+    args.extend(["--data-dir", data.to_str().unwrap()]);
+    let (child, url) = support::spawn_serve(&args);
     Server { child, url }
 }
 
 /// Provisions a patient and a device on the store in `data`.
 fn provision(data: &str) -> (String, String, String) {
-    let patient = ok_stdout(&["patient", "add", "--data-dir", data]);
+    let patient = vitalis_ok(&["patient", "add", "--data-dir", data]);
     let (id, token) = (
         field(&patient, "patient_id"),
         field(&patient, "patient_token"),
     );
-    let device = ok_stdout(&["device", "add", "--patient", &id, "--data-dir", data]);
+    let device = vitalis_ok(&["device", "add", "--patient", &id, "--data-dir", data]);
     (id, token, field(&device, "device_token"))
 }
 
@@ -141,7 +105,7 @@ async fn serve_anchors_on_the_embedded_chain_and_verify_tells_intact_from_tamper
     let server = serve(dir.path(), &["--chain-listen", &listen]);
     upload_and_wait_for_anchors(&server, &patient, &token, &device).await;
 
-    let intact = ok_stdout(&["verify", "--data-dir", data, "--chain-listen", &listen]);
+    let intact = vitalis_ok(&["verify", "--data-dir", data, "--chain-listen", &listen]);
     assert!(
         intact.contains("all checks passed: 1 patients, 6 records"),
         "{intact}"
@@ -197,7 +161,7 @@ async fn serve_anchors_on_an_external_node_and_attaches_after_a_restart() {
     }
     let mut args = vec!["verify", "--data-dir", data];
     args.extend(chain);
-    let first = ok_stdout(&args);
+    let first = vitalis_ok(&args);
     assert!(first.contains("6 anchored"), "{first}");
 
     // A restart attaches to the contracts deployed the first time, and goes on anchoring.
@@ -206,7 +170,7 @@ async fn serve_anchors_on_an_external_node_and_attaches_after_a_restart() {
         let server = serve(dir.path(), &chain);
         upload_and_wait_for_anchors(&server, &patient2, &token2, &device2).await;
     }
-    let second = ok_stdout(&args);
+    let second = vitalis_ok(&args);
     assert!(
         second.contains("all checks passed: 2 patients, 12 records (12 anchored"),
         "{second}"
