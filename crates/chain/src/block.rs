@@ -16,7 +16,6 @@ use alloy::consensus::{
 };
 use alloy::eips::eip1559::BaseFeeParams;
 use alloy::primitives::{Address, B64, B256, Bloom, Bytes, Log, U256, keccak256};
-use revm::context::result::ExecutionResult;
 use revm::context::{BlockEnv, CfgEnv};
 use revm::context_interface::block::BlobExcessGasAndPrice;
 use revm::primitives::eip4844::BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN;
@@ -181,7 +180,7 @@ pub fn execute_block<S: DatabaseRef<Error = Infallible>>(
                         gas_used,
                         cumulative_gas_used: cumulative,
                         effective_gas_price: tx.envelope.effective_gas_price(Some(base_fee)),
-                        contract_address: created_address(&result),
+                        contract_address: result.created_address(),
                         logs: result.into_logs(),
                     };
                     included.push(IncludedTx { tx, receipt });
@@ -238,8 +237,4 @@ pub fn execute_block<S: DatabaseRef<Error = Infallible>>(
         changes,
         rejected,
     )
-}
-
-fn created_address(result: &ExecutionResult) -> Option<Address> {
-    result.created_address()
 }

@@ -60,14 +60,18 @@ impl Keys {
 /// Reads a secp256k1 key from a one-line hex file that must exist.
 pub(crate) fn read_secp256k1(path: &Path) -> Result<PrivateKeySigner> {
     let bytes = read_hex32(path)?.with_context(|| format!("{}: no such file", path.display()))?;
+    secp256k1_from(path, bytes)
+}
+
+fn secp256k1_from(path: &Path, bytes: [u8; 32]) -> Result<PrivateKeySigner> {
     PrivateKeySigner::from_bytes(&bytes.into())
         .with_context(|| format!("{}: line 1: not a valid secp256k1 key", path.display()))
 }
 
+/// The key in `path`, or a new one written there.
 fn secp256k1_key(path: &Path) -> Result<PrivateKeySigner> {
     match read_hex32(path)? {
-        Some(bytes) => PrivateKeySigner::from_bytes(&bytes.into())
-            .with_context(|| format!("{}: not a valid secp256k1 key", path.display())),
+        Some(bytes) => secp256k1_from(path, bytes),
         None => {
             let key = PrivateKeySigner::random();
             write_secret(path, &hex::encode(key.to_bytes()))?;

@@ -282,7 +282,7 @@ impl Verifier {
                 None => report.failures.push(failure(
                     r,
                     Step::OnChainRoot,
-                    format!("root {} is not on the ledger", hex(&anchor.root)),
+                    format!("root {} is not on the ledger", hex::encode(anchor.root)),
                 )),
             }
         }
@@ -297,10 +297,6 @@ fn failure(r: &StoredRecord, step: Step, detail: String) -> Failure {
         step,
         detail,
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

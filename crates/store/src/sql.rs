@@ -115,7 +115,7 @@ impl SqlStore {
             .try_get("value")?;
         if stored != key {
             return Err(StoreError::KeyMismatch {
-                stored: hex_of(&stored),
+                stored: hex::encode(&stored),
             });
         }
         Ok(())
@@ -202,10 +202,6 @@ pub(crate) fn fixed_bytes<const N: usize>(bytes: &[u8]) -> Result<[u8; N]> {
     bytes
         .try_into()
         .map_err(|_| corrupt(format!("expected {N} bytes, found {}", bytes.len())))
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {

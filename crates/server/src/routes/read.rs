@@ -245,8 +245,8 @@ impl<'a> From<&'a StoredRecord> for RecordView<'a> {
             commitment: r.commitment.to_hex(),
             created_at: r.created_at.millis(),
             anchor: r.anchor.as_ref().map(|a| AnchorView {
-                root: hex_string(&a.root),
-                proof: hex_string(&a.proof),
+                root: hex::encode(a.root),
+                proof: hex::encode(&a.proof),
                 status: if a.on_chain.is_some() {
                     "anchored"
                 } else {
@@ -254,14 +254,10 @@ impl<'a> From<&'a StoredRecord> for RecordView<'a> {
                 },
                 index: a.on_chain.map(|c| c.index),
                 block: a.on_chain.map(|c| c.block_number),
-                tx: a.on_chain.map(|c| format!("0x{}", hex_string(&c.tx_hash))),
+                tx: a.on_chain.map(|c| format!("0x{}", hex::encode(c.tx_hash))),
             }),
         }
     }
-}
-
-fn hex_string(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(crate) async fn records(
