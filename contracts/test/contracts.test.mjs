@@ -1,5 +1,6 @@
-// Behaviour of the contracts on a real EVM: starts anvil from node_modules, deploys the
-// committed artifacts with cast and drives them through cast send / call / logs.
+// Behaviour of the registry, anchor and row-store contracts on a real EVM: starts anvil from
+// node_modules, deploys the committed artifacts with cast and drives them through cast send /
+// call / logs (the helpers are in support.mjs).
 //
 // Run with `npm run test:contracts` after `npm ci`. It uses the committed artifacts, which
 // `scripts/compile-contracts.sh --check` keeps equal to the sources. Each test deploys its
@@ -7,167 +8,15 @@
 // by one 1,000-reading upload to the row-store baseline is reported as test diagnostics.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import * as fs from 'node:fs';
-import * as net from 'node:net';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import {
+  Role, Status, CHAMELEON_KEY, chain, startAnvil, stopAnvil, cast, deploy, send, call, assertRevertsWith,
+  assertReverts, logs, word, addressWord, bytes32, big,
+} from './support.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const run = promisify(execFile);
-
-// The node_modules/.bin wrappers of the foundry packages exit 0 even when the tool fails,
-// so the platform binaries they wrap are run directly.
-function foundryBinary(tool) {
-  const arch = { x64: 'amd64', arm64: 'arm64' }[process.arch] ?? process.arch;
-  const file = process.platform === 'win32' ? `${tool}.exe` : tool;
-  const require = createRequire(path.join(root, 'package.json'));
-  return require.resolve(`@foundry-rs/${tool}-${process.platform}-${arch}/bin/${file}`);
-}
-
-const ANVIL = foundryBinary('anvil');
-const CAST = foundryBinary('cast');
-
-const Role = { Hospital: 0, Researcher: 1, EnterpriseGovernment: 2 };
-const Status = { None: 0, Pending: 1, Approved: 2, Suspended: 3 };
-// Any 32 bytes will do: the registry stores the key and never decodes the point.
-const CHAMELEON_KEY = '0xe2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76';
 const ANCHORED_EVENT = 'Anchored(uint256 indexed,bytes32 indexed,address indexed,uint32,uint64,uint64)';
-
-/** The running node: its RPC address and the dev accounts it printed. */
-const chain = { process: null, rpc: '', accounts: [] };
-
-function artifact(name) {
-  const file = path.join(root, 'contracts', 'artifacts', `${name}.json`);
-  if (!fs.existsSync(file)) throw new Error(`${file} is missing; run scripts/compile-contracts.sh`);
-  return JSON.parse(fs.readFileSync(file, 'utf8'));
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Parses anvil's start-up banner: "(i) 0x… (… ETH)" under "Available Accounts", "(i) 0x…" under "Private Keys". */
-function parseAccounts(banner) {
-  const after = (title) => banner.split(title)[1] ?? '';
-  const addresses = [...after('Available Accounts').matchAll(/^\((\d+)\) (0x[0-9a-fA-F]{40}) \(/gm)];
-  const keys = [...after('Private Keys').matchAll(/^\((\d+)\) (0x[0-9a-fA-F]{64})$/gm)];
-  assert.ok(keys.length >= 4 && keys.length === addresses.length, `anvil printed no dev accounts:\n${banner}`);
-  return keys.map((k, i) => ({ address: addresses[i][2].toLowerCase(), key: k[2] }));
-}
-
-async function startAnvil() {
-  const port = await freePort();
-  // Cancun: the EVM version the contracts are compiled for and the embedded chain's rules.
-  const child = spawn(ANVIL, ['--port', String(port), '--hardfork', 'cancun'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`anvil did not start:\n${output}`)), 30_000);
-    const onData = (chunk) => {
-      output += chunk;
-      if (/Listening on \S+/.test(output)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`anvil exited with ${code}:\n${output}`));
-    });
-  });
-  child.stdout.removeAllListeners('data');
-  child.stderr.removeAllListeners('data');
-  child.removeAllListeners('exit');
-  // Keep draining its log so that a full pipe never blocks it.
-  child.stdout.resume();
-  child.stderr.resume();
-  chain.process = child;
-  chain.rpc = `http://${output.match(/Listening on (\S+)/)[1]}`;
-  chain.accounts = parseAccounts(output);
-}
-
-function stopAnvil() {
-  if (chain.process && chain.process.exitCode === null) chain.process.kill('SIGKILL');
-}
 
 before(startAnvil);
 after(stopAnvil);
-process.on('exit', stopAnvil);
-
-/** Runs cast and returns its trimmed stdout; a failure carries cast's stderr. */
-async function cast(...args) {
-  try {
-    const { stdout } = await run(CAST, args, { maxBuffer: 256 * 1024 * 1024 });
-    return stdout.trim();
-  } catch (error) {
-    throw new Error(`cast ${args[0]} failed: ${error.stderr || error.message}`);
-  }
-}
-
-async function deploy(from, name, constructorSig, ...args) {
-  const { bytecode } = artifact(name);
-  const sigArgs = constructorSig ? [constructorSig, ...args] : [];
-  const out = await cast('send', '--rpc-url', chain.rpc, '--private-key', from.key, '--json',
-    '--create', bytecode.object, ...sigArgs);
-  const receipt = JSON.parse(out);
-  assert.equal(receipt.status, '0x1', `deploying ${name} failed`);
-  return receipt.contractAddress;
-}
-
-/** Sends a transaction and returns its receipt, which must show success. */
-async function send(from, to, sig, ...args) {
-  const out = await cast('send', '--rpc-url', chain.rpc, '--private-key', from.key, '--json', to, sig, ...args);
-  const receipt = JSON.parse(out);
-  assert.equal(receipt.status, '0x1', `${sig} failed`);
-  return receipt;
-}
-
-/** Calls a view; `sig` names the return types, e.g. "f(uint256)(bytes32)". */
-async function call(to, sig, ...args) {
-  return JSON.parse(await cast('call', '--rpc-url', chain.rpc, '--json', to, sig, ...args));
-}
-
-/** Asserts that `attempt()` (a cast run) fails with exactly the custom error `error(errorArgs)`. */
-async function assertRevertsWith(attempt, [error, ...errorArgs]) {
-  const expected = await cast('calldata', error, ...errorArgs);
-  await assert.rejects(attempt, (failure) => {
-    const data = failure.message.match(/data: "(0x[0-9a-fA-F]*)"/)?.[1];
-    assert.equal(data?.toLowerCase(), expected, `expected a revert with ${error}: ${failure.message}`);
-    return true;
-  });
-}
-
-/** Asserts that sending `sig(args)` from `from` reverts with exactly the custom error given. */
-async function assertReverts(from, to, [sig, ...args], error) {
-  await assertRevertsWith(
-    () => cast('send', '--rpc-url', chain.rpc, '--private-key', from.key, '--json', to, sig, ...args),
-    error,
-  );
-}
-
-async function logs(address, eventSig, fromBlock = 0) {
-  const out = await cast('logs', '--rpc-url', chain.rpc, '--json', '--from-block', String(fromBlock),
-    '--address', address, eventSig);
-  return JSON.parse(out);
-}
-
-const word = (value) => `0x${BigInt(value).toString(16).padStart(64, '0')}`;
-const addressWord = (address) => `0x${address.slice(2).toLowerCase().padStart(64, '0')}`;
-const bytes32 = (n) => word(BigInt(n) * 0x0101010101n + (1n << 255n));
-const big = (value) => BigInt(String(value));
 
 async function deployLedger() {
   const [supervisor, node] = chain.accounts;

@@ -25,3 +25,17 @@ alloy::sol!(
     RowStore,
     "../../contracts/artifacts/RowStore.json"
 );
+
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    Consent,
+    "../../contracts/artifacts/Consent.json"
+);
+
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    AccessLog,
+    "../../contracts/artifacts/AccessLog.json"
+);

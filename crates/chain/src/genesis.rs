@@ -1,8 +1,9 @@
 //! The genesis block: funded accounts and the Vitalis contracts, deployed before block 1.
 //!
 //! Genesis deploys, from the supervisor's account, the identity registry (with the
-//! supervisor's address and chameleon-hash public key, both fixed from then on) and the
-//! anchors contract, and registers the sealer as an anchoring node. These run as
+//! supervisor's address and chameleon-hash public key, both fixed from then on), the
+//! anchors contract, registers the sealer as an anchoring node, then deploys the consent
+//! contract and the access log. These run as
 //! unsigned system transactions at a zero base fee; block 0 carries no transactions,
 //! only the resulting state (as `alloc` does on other chains). The same inputs always
 //! give the same genesis hash.
@@ -16,7 +17,7 @@ use revm::state::AccountInfo;
 use revm::{Context, ExecuteEvm, MainBuilder, MainContext};
 
 use crate::block::{EMPTY_ROOT, MinedBlock, cfg_env};
-use crate::contracts::{Anchors, IdentityRegistry};
+use crate::contracts::{AccessLog, Anchors, Consent, IdentityRegistry};
 use crate::state::{StateDiff, WorldState, apply};
 
 /// Everything genesis depends on.
@@ -46,6 +47,10 @@ pub struct Deployment {
     pub registry: Address,
     /// The anchors contract.
     pub anchors: Address,
+    /// The consent contract (patient-signed grants and revocations).
+    pub consent: Address,
+    /// The access log (batched roots of access-log entries).
+    pub access_log: Address,
 }
 
 /// Balance given to the sealer, the supervisor and accounts without a stated balance:
@@ -97,10 +102,30 @@ pub fn build(spec: &GenesisSpec) -> Result<(WorldState, MinedBlock, Deployment),
     ]
     .concat();
     let add_node = IdentityRegistry::addAnchoringNodeCall { node: spec.sealer }.abi_encode();
+    let consent = spec.supervisor.create(3);
+    let consent_init = [
+        Consent::BYTECODE.as_ref(),
+        &Consent::constructorCall {
+            registry_: registry,
+        }
+        .abi_encode(),
+    ]
+    .concat();
+    let access_log = spec.supervisor.create(4);
+    let access_log_init = [
+        AccessLog::BYTECODE.as_ref(),
+        &AccessLog::constructorCall {
+            registry_: registry,
+        }
+        .abi_encode(),
+    ]
+    .concat();
     let system_txs = [
         (TxKind::Create, registry_init),
         (TxKind::Create, anchors_init),
         (TxKind::Call(registry), add_node),
+        (TxKind::Create, consent_init),
+        (TxKind::Create, access_log_init),
     ];
 
     let changes = {
@@ -179,5 +204,14 @@ pub fn build(spec: &GenesisSpec) -> Result<(WorldState, MinedBlock, Deployment),
         transactions: Vec::new(),
         diff,
     };
-    Ok((state, block, Deployment { registry, anchors }))
+    Ok((
+        state,
+        block,
+        Deployment {
+            registry,
+            anchors,
+            consent,
+            access_log,
+        },
+    ))
 }

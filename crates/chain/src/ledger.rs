@@ -7,17 +7,19 @@
 //! existing anchor if there is one (the anchors contract refuses a root twice), so a
 //! transaction retried after a crash or a timeout can never anchor twice.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use alloy::rpc::types::Filter;
+use alloy::rpc::types::{Filter, TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol_types::SolEvent;
+use alloy::sol_types::{SolCall, SolEvent, SolInterface};
 use async_trait::async_trait;
+use tokio::sync::Mutex;
 
-use crate::contracts::Anchors;
+use crate::contracts::{AccessLog, Anchors, Consent, IdentityRegistry};
 
 /// An anchor to put on the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +57,29 @@ pub enum LedgerError {
     /// The node's answers contradict each other (for example an anchor without its log).
     #[error("ledger: {0}")]
     Inconsistent(String),
+    /// A contract refused the call before it was sent; the name of its custom error (for
+    /// example `BadSignature`), or `revert` for a revert without a known error.
+    #[error("the contract refused the transaction: {0}")]
+    Refused(String),
+}
+
+/// The name of the custom error in `data` (revert data of a Vitalis contract).
+pub fn revert_name(data: &[u8]) -> String {
+    fn name<E: SolInterface + std::fmt::Debug>(data: &[u8]) -> Option<String> {
+        let decoded = E::abi_decode(data).ok()?;
+        let text = format!("{decoded:?}");
+        Some(
+            text.split(['(', ' ', '{'])
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    }
+    name::<Consent::ConsentErrors>(data)
+        .or_else(|| name::<AccessLog::AccessLogErrors>(data))
+        .or_else(|| name::<Anchors::AnchorsErrors>(data))
+        .or_else(|| name::<IdentityRegistry::IdentityRegistryErrors>(data))
+        .unwrap_or_else(|| "revert".to_owned())
 }
 
 fn node_error(e: impl std::fmt::Display) -> LedgerError {
@@ -77,6 +102,8 @@ pub struct RpcLedger {
     provider: DynProvider,
     anchors: Address,
     receipt_timeout: Duration,
+    /// Serialises this key's transactions, so two callers never take the same nonce.
+    send_lock: Arc<Mutex<()>>,
 }
 
 impl RpcLedger {
@@ -95,6 +122,7 @@ impl RpcLedger {
             provider: DynProvider::new(provider),
             anchors,
             receipt_timeout: Duration::from_secs(60),
+            send_lock: Arc::default(),
         })
     }
 
@@ -106,7 +134,41 @@ impl RpcLedger {
             provider: DynProvider::new(provider),
             anchors,
             receipt_timeout: Duration::from_secs(60),
+            send_lock: Arc::default(),
         })
+    }
+
+    /// Sends `call` to `to` and waits for its receipt. The call is simulated first, so a
+    /// contract's refusal comes back as [`LedgerError::Refused`] with its error's name and
+    /// nothing is sent; transactions of this ledger's key go out one at a time.
+    pub async fn transact<C: SolCall>(
+        &self,
+        to: Address,
+        call: &C,
+    ) -> Result<TransactionReceipt, LedgerError> {
+        let tx = TransactionRequest::default()
+            .to(to)
+            .input(call.abi_encode().into());
+        let _turn = self.send_lock.lock().await;
+        if let Err(e) = self.provider.call(tx.clone()).await {
+            return Err(match e.as_error_resp().and_then(|r| r.as_revert_data()) {
+                Some(data) => LedgerError::Refused(revert_name(&data)),
+                None => node_error(e),
+            });
+        }
+        let receipt = self
+            .provider
+            .send_transaction(tx)
+            .await
+            .map_err(node_error)?
+            .with_timeout(Some(self.receipt_timeout))
+            .get_receipt()
+            .await
+            .map_err(node_error)?;
+        if !receipt.status() {
+            return Err(LedgerError::Reverted(receipt.transaction_hash));
+        }
+        Ok(receipt)
     }
 
     /// The anchors contract.
@@ -126,25 +188,13 @@ impl Ledger for RpcLedger {
         if let Some(found) = self.find_anchor(request.root).await? {
             return Ok(found);
         }
-        let contract = Anchors::new(self.anchors, &self.provider);
-        let pending = contract
-            .anchor(
-                request.root,
-                request.record_count,
-                request.interval_start,
-                request.interval_end,
-            )
-            .send()
-            .await
-            .map_err(node_error)?;
-        let receipt = pending
-            .with_timeout(Some(self.receipt_timeout))
-            .get_receipt()
-            .await
-            .map_err(node_error)?;
-        if !receipt.status() {
-            return Err(LedgerError::Reverted(receipt.transaction_hash));
-        }
+        let call = Anchors::anchorCall {
+            root: request.root,
+            recordCount: request.record_count,
+            intervalStart: request.interval_start,
+            intervalEnd: request.interval_end,
+        };
+        let receipt = self.transact(self.anchors, &call).await?;
         let event = receipt
             .inner
             .logs()
@@ -192,15 +242,15 @@ impl Ledger for RpcLedger {
     }
 }
 
-/// Deploys the identity registry and the anchors contract on an external chain from
-/// `key`'s account, which becomes the registry's supervisor and its first anchoring node.
-/// `chameleon_public_key` is the supervisor's chameleon-hash public key, fixed from then on.
+/// Deploys the Vitalis contracts (identity registry, anchors, consent, access log) on an
+/// external chain from `key`'s account, which becomes the registry's supervisor and its
+/// first anchoring node. `chameleon_public_key` is the supervisor's chameleon-hash public
+/// key, fixed from then on.
 pub async fn deploy(
     url: &str,
     key: PrivateKeySigner,
     chameleon_public_key: B256,
 ) -> Result<crate::genesis::Deployment, LedgerError> {
-    use crate::contracts::IdentityRegistry;
     let account = key.address();
     let provider = ProviderBuilder::new()
         .wallet(EthereumWallet::from(key))
@@ -223,8 +273,26 @@ pub async fn deploy(
     if !receipt.status() {
         return Err(LedgerError::Reverted(receipt.transaction_hash));
     }
+    let (consent, access_log) = deploy_permissions(&provider, *registry.address()).await?;
     Ok(crate::genesis::Deployment {
         registry: *registry.address(),
         anchors: *anchors.address(),
+        consent,
+        access_log,
     })
+}
+
+/// Deploys the consent contract and the access log over an existing registry (for an
+/// external chain whose registry and anchors were deployed before they existed).
+pub async fn deploy_permissions<P: Provider>(
+    provider: &P,
+    registry: Address,
+) -> Result<(Address, Address), LedgerError> {
+    let consent = Consent::deploy(provider, registry)
+        .await
+        .map_err(node_error)?;
+    let access_log = AccessLog::deploy(provider, registry)
+        .await
+        .map_err(node_error)?;
+    Ok((*consent.address(), *access_log.address()))
 }

@@ -26,6 +26,7 @@ pub mod foundry;
 pub mod genesis;
 pub mod ledger;
 pub mod node;
+pub mod permissions;
 pub mod pool;
 pub mod rpc;
 pub mod state;

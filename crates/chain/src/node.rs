@@ -173,7 +173,11 @@ impl Node {
                     .await?
                     .and_then(|b| deployment_from_bytes(&b))
                     .ok_or_else(|| {
-                        NodeError::OtherChain("no contract deployment recorded".into())
+                        NodeError::OtherChain(
+                            "no deployment of the current contracts recorded (a chain from an \
+                             older version: start with a new data directory)"
+                                .into(),
+                        )
                     })?;
                 (store.load_state().await?, head, deployment)
             }
@@ -535,13 +539,23 @@ fn now_secs() -> u64 {
 }
 
 fn deployment_bytes(d: &Deployment) -> Vec<u8> {
-    [d.registry.as_slice(), d.anchors.as_slice()].concat()
+    [
+        d.registry.as_slice(),
+        d.anchors.as_slice(),
+        d.consent.as_slice(),
+        d.access_log.as_slice(),
+    ]
+    .concat()
 }
 
+/// The stored deployment; a chain created before the consent contract and the access log
+/// existed (two addresses) is refused with a clear error by the caller.
 fn deployment_from_bytes(b: &[u8]) -> Option<Deployment> {
-    (b.len() == 40).then(|| Deployment {
+    (b.len() == 80).then(|| Deployment {
         registry: Address::from_slice(&b[..20]),
-        anchors: Address::from_slice(&b[20..]),
+        anchors: Address::from_slice(&b[20..40]),
+        consent: Address::from_slice(&b[40..60]),
+        access_log: Address::from_slice(&b[60..]),
     })
 }
 

@@ -23,6 +23,12 @@ pub enum StoreError {
         /// The key the store was created with (hex).
         stored: String,
     },
+    /// A unique value is taken already (the name says which, e.g. `email`).
+    #[error("{0} is already taken")]
+    Conflict(String),
+    /// The request cannot be stored as it is.
+    #[error("invalid: {0}")]
+    Invalid(String),
     /// Stored data could not be read back (a bug or outside tampering).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),

@@ -25,8 +25,10 @@
 //! ```
 
 mod anchors;
+pub mod directory;
 mod error;
 mod sql;
+mod sql_directory;
 mod types;
 
 pub use error::{Result, StoreError};
@@ -41,8 +43,9 @@ use vitalis_model::{Commitment, ContentId, DeviceId, PatientId};
 
 /// Durable storage of Vitalis data. Implementations must be safe to share between tasks.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Registers a patient whose API token hashes to `token_hash`.
+pub trait Store: directory::Directory + Send + Sync + 'static {
+    /// Registers a patient (with an account that signs in by API token only) whose API
+    /// token hashes to `token_hash`. For scripts and the simulator; people sign up.
     async fn create_patient(&self, token_hash: [u8; 32]) -> Result<PatientId>;
 
     /// Binds a new device to `patient`; its token hashes to `token_hash`.

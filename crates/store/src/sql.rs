@@ -126,6 +126,14 @@ impl SqlStore {
         &self.payload_key
     }
 
+    /// Begins a write transaction (SQLite takes the write lock at once).
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// Closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -141,14 +149,14 @@ impl SqlStore {
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
 
-fn new_id(prefix: &str) -> String {
+pub(crate) fn new_id(prefix: &str) -> String {
     // 80 random bits: short enough for every index row, far beyond collision range.
     let id = uuid::Uuid::new_v4().simple().to_string();
     format!("{prefix}{}", &id[..20])
@@ -251,18 +259,30 @@ fn parse_id<T>(text: String, make: fn(String) -> Result<T, vitalis_model::Invali
 #[async_trait]
 impl Store for SqlStore {
     async fn create_patient(&self, token_hash: [u8; 32]) -> Result<PatientId> {
-        let id = PatientId::new(new_id("p")).map_err(corrupt)?;
-        sqlx::query(
-            "INSERT INTO patients (id, token_hash, created_at, head_seq, head_commitment) \
-             VALUES ($1, $2, $3, 0, $4)",
+        use crate::directory::{AccountStatus, Directory, NewAccount};
+        let placeholder_email = format!("{}@patients.invalid", new_id("script-"));
+        let account = self
+            .create_account(NewAccount {
+                role: vitalis_access::Role::Patient,
+                email: placeholder_email,
+                name: "scripted patient".to_owned(),
+                password_hash: None,
+                status: AccountStatus::Active,
+                institution: None,
+                key: None,
+            })
+            .await?;
+        self.create_api_token(
+            token_hash,
+            &account.id,
+            "patient token",
+            &["read".to_owned(), "write".to_owned()],
+            None,
         )
-        .bind(id.as_str())
-        .bind(token_hash.to_vec())
-        .bind(now_ms())
-        .bind(Commitment::GENESIS.0.to_vec())
-        .execute(&self.pool)
         .await?;
-        Ok(id)
+        account
+            .patient
+            .ok_or_else(|| corrupt("patient account without a patient"))
     }
 
     async fn create_device(&self, patient: &PatientId, token_hash: [u8; 32]) -> Result<DeviceId> {
@@ -287,26 +307,34 @@ impl Store for SqlStore {
     }
 
     async fn device_by_token(&self, token_hash: [u8; 32]) -> Result<Option<DeviceAuth>> {
-        let row = sqlx::query("SELECT id, patient_id FROM devices WHERE token_hash = $1")
-            .bind(token_hash.to_vec())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, patient_id, public_key, upload_interval_s FROM devices \
+             WHERE token_hash = $1 AND kind = 'device' AND revoked_at IS NULL",
+        )
+        .bind(token_hash.to_vec())
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|row| {
             Ok(DeviceAuth {
                 device: parse_id(row.try_get("id")?, DeviceId::new)?,
                 patient: parse_id(row.try_get("patient_id")?, PatientId::new)?,
+                public_key: row
+                    .try_get::<Option<Vec<u8>>, _>("public_key")?
+                    .map(|k| fixed_bytes(&k))
+                    .transpose()?,
+                upload_interval_s: u32::try_from(row.try_get::<i64, _>("upload_interval_s")?)
+                    .map_err(corrupt)?,
             })
         })
         .transpose()
     }
 
     async fn patient_by_token(&self, token_hash: [u8; 32]) -> Result<Option<PatientId>> {
-        let row = sqlx::query("SELECT id FROM patients WHERE token_hash = $1")
-            .bind(token_hash.to_vec())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| parse_id(row.try_get("id")?, PatientId::new))
-            .transpose()
+        use crate::directory::Directory;
+        Ok(self
+            .api_token(token_hash, now_ms())
+            .await?
+            .and_then(|(account, _)| account.patient))
     }
 
     async fn patient_count(&self) -> Result<u64> {
@@ -322,10 +350,7 @@ impl Store for SqlStore {
         let mut order: Vec<usize> = (0..batches.len()).collect();
         order.sort_by(|&a, &b| batches[a].patient.cmp(&batches[b].patient));
 
-        let mut tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
+        let mut tx = self.begin_write().await?;
         let mut receipts: Vec<Option<AppendReceipt>> = vec![None; batches.len()];
         for i in order {
             receipts[i] = Some(self.append_one(&mut tx, &batches[i]).await?);
@@ -509,7 +534,7 @@ impl SqlStore {
             replayed: false,
         };
 
-        for (section, readings) in &batch.parts {
+        for (section, readings) in &self.assign_sections(conn, batch).await? {
             let fresh = self.drop_stored(conn, batch, readings).await?;
             receipt.duplicates += (readings.len() - fresh.len()) as u64;
             if fresh.is_empty() {
@@ -524,6 +549,11 @@ impl SqlStore {
             receipt.records.push(record);
         }
 
+        sqlx::query("UPDATE devices SET last_upload_at = $1 WHERE id = $2")
+            .bind(batch.received_at.millis())
+            .bind(batch.device.as_str())
+            .execute(&mut *conn)
+            .await?;
         if !receipt.records.is_empty() {
             sqlx::query("UPDATE patients SET head_seq = $1, head_commitment = $2 WHERE id = $3")
                 .bind(seq as i64)
@@ -544,6 +574,47 @@ impl SqlStore {
             .await?;
         }
         Ok(receipt)
+    }
+
+    /// The batch's readings regrouped by the patient's section choices (metrics without a
+    /// choice keep the section the batch gave them), inside the append transaction so a
+    /// change of choice applies to every record stored after it.
+    async fn assign_sections(
+        &self,
+        conn: &mut AnyConnection,
+        batch: &NewBatch,
+    ) -> Result<Vec<(Section, Vec<Reading>)>> {
+        let rows =
+            sqlx::query("SELECT metric, section FROM patient_sections WHERE patient_id = $1")
+                .bind(batch.patient.as_str())
+                .fetch_all(&mut *conn)
+                .await?;
+        if rows.is_empty() {
+            return Ok(batch.parts.clone());
+        }
+        let mut choices = std::collections::HashMap::new();
+        for row in &rows {
+            let metric = parse_metric(&row.try_get::<String, _>("metric")?)?;
+            let section: String = row.try_get("section")?;
+            choices.insert(
+                metric,
+                Section::from_name(&section).ok_or_else(|| corrupt("section"))?,
+            );
+        }
+        let mut protected = Vec::new();
+        let mut open = Vec::new();
+        for (section, readings) in &batch.parts {
+            for r in readings {
+                match choices.get(&r.metric()).copied().unwrap_or(*section) {
+                    Section::Protected => protected.push(*r),
+                    Section::Open => open.push(*r),
+                }
+            }
+        }
+        Ok([(Section::Protected, protected), (Section::Open, open)]
+            .into_iter()
+            .filter(|(_, r)| !r.is_empty())
+            .collect())
     }
 
     /// The readings of `readings` not yet stored for this device.

@@ -13,6 +13,10 @@ pub struct DeviceAuth {
     pub device: DeviceId,
     /// Its patient.
     pub patient: PatientId,
+    /// Its Ed25519 public key: when set, its uploads must be signed.
+    pub public_key: Option<[u8; 32]>,
+    /// The upload interval the patient set (seconds).
+    pub upload_interval_s: u32,
 }
 
 /// One upload, validated, ready to store.
