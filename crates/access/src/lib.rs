@@ -126,7 +126,11 @@ pub fn decide(actor: &Actor, action: Action, target: &Target<'_>) -> Decision {
         Rule::RequestOnly => Decision::Deny(DenyReason::RequestOnly),
         Rule::Own => {
             if own {
-                Decision::Allow(Allowance::default())
+                // Every read of protected data is logged, the patient's own included.
+                Decision::Allow(Allowance {
+                    log: action == Action::ReadProtected,
+                    deidentified: false,
+                })
             } else {
                 Decision::Deny(DenyReason::NotOwnData)
             }
@@ -163,5 +167,111 @@ fn consent_covers(consent: ConsentState, action: Action) -> Result<(), DenyReaso
         Ok(())
     } else {
         Err(DenyReason::NoConsent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: Grant = Grant {
+        read: true,
+        write: true,
+        open: true,
+        protected: true,
+    };
+
+    /// Every cell of the table, for the owner and for someone else's patient, under every
+    /// consent state: the decision follows the rule and nothing else.
+    #[test]
+    fn decisions_follow_the_table_in_every_cell() {
+        let mine = PatientId::new("p-mine").unwrap();
+        let theirs = PatientId::new("p-theirs").unwrap();
+        let states = [
+            ConsentState::None,
+            ConsentState::Active(FULL),
+            ConsentState::Revoked,
+            ConsentState::Expired,
+        ];
+        for (action, rules) in MATRIX {
+            for (role, rule) in Role::ALL.into_iter().zip(rules) {
+                let actor = Actor {
+                    role,
+                    patient: matches!(role, Role::Patient | Role::Device).then(|| mine.clone()),
+                };
+                for patient in [&mine, &theirs] {
+                    for consent in states {
+                        let got = decide(&actor, action, &Target { patient, consent });
+                        let allowed = match rule {
+                            Rule::Never | Rule::RequestOnly => false,
+                            Rule::Own => patient == &mine,
+                            Rule::Always => true,
+                            Rule::WithConsent | Rule::Deidentified => {
+                                matches!(consent, ConsentState::Active(_))
+                                    && matches!(
+                                        action,
+                                        Action::ReadOpen
+                                            | Action::ReadProtected
+                                            | Action::WriteClinical
+                                    )
+                            }
+                        };
+                        assert_eq!(
+                            matches!(got, Decision::Allow(_)),
+                            allowed,
+                            "{role:?} {action:?} on {patient:?} with {consent:?}: {got:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_grant_covers_only_its_sections_and_direction() {
+        let p = PatientId::new("p").unwrap();
+        let hospital = Actor {
+            role: Role::Hospital,
+            patient: None,
+        };
+        let open_read = ConsentState::Active(Grant {
+            read: true,
+            write: false,
+            open: true,
+            protected: false,
+        });
+        let target = Target {
+            patient: &p,
+            consent: open_read,
+        };
+        assert!(matches!(
+            decide(&hospital, Action::ReadOpen, &target),
+            Decision::Allow(Allowance { log: true, .. })
+        ));
+        assert_eq!(
+            decide(&hospital, Action::ReadProtected, &target),
+            Decision::Deny(DenyReason::NoConsent)
+        );
+        assert_eq!(
+            decide(&hospital, Action::WriteClinical, &target),
+            Decision::Deny(DenyReason::NoConsent)
+        );
+    }
+
+    #[test]
+    fn enterprise_never_reads_protected_data_whatever_the_consent() {
+        let p = PatientId::new("p").unwrap();
+        let enterprise = Actor {
+            role: Role::Enterprise,
+            patient: None,
+        };
+        let target = Target {
+            patient: &p,
+            consent: ConsentState::Active(FULL),
+        };
+        assert_eq!(
+            decide(&enterprise, Action::ReadProtected, &target),
+            Decision::Deny(DenyReason::NotPermitted)
+        );
     }
 }

@@ -74,6 +74,8 @@ pub enum Action {
     ManageConsent,
     /// Pair, change and revoke devices.
     ManageDevices,
+    /// Change the patient's settings (sections, profile).
+    ManageSettings,
     /// Read audit metadata: the access log and record headers, never payloads.
     ReadAudit,
     /// Correct or erase a record (redaction).
@@ -82,13 +84,14 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the matrix's row order.
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 9] = [
         Action::ReadOpen,
         Action::ReadProtected,
         Action::WriteReadings,
         Action::WriteClinical,
         Action::ManageConsent,
         Action::ManageDevices,
+        Action::ManageSettings,
         Action::ReadAudit,
         Action::CorrectRecord,
     ];
@@ -121,47 +124,18 @@ use Rule::{Always, Deidentified, Never, Own, RequestOnly, WithConsent};
 /// entries of open-section metrics (the route checks the metric); reading the protected
 /// section will also need policy keys once records are sealed; the supervisor reads audit
 /// metadata only, never payloads; the admin has no right to health data at all.
-pub const MATRIX: [(Action, [Rule; 7]); 8] = [
-    (
-        Action::ReadOpen,
-        [
-            Own,
-            Never,
-            WithConsent,
-            Deidentified,
-            WithConsent,
-            Never,
-            Never,
-        ],
-    ),
-    (
-        Action::ReadProtected,
-        [Own, Never, WithConsent, Deidentified, Never, Never, Never],
-    ),
-    (
-        Action::WriteReadings,
-        [Own, Own, Never, Never, Never, Never, Never],
-    ),
-    (
-        Action::WriteClinical,
-        [Never, Never, WithConsent, Never, Never, Never, Never],
-    ),
-    (
-        Action::ManageConsent,
-        [Own, Never, Never, Never, Never, Never, Never],
-    ),
-    (
-        Action::ManageDevices,
-        [Own, Never, Never, Never, Never, Never, Never],
-    ),
-    (
-        Action::ReadAudit,
-        [Own, Never, Never, Never, Never, Always, Never],
-    ),
-    (
-        Action::CorrectRecord,
-        [RequestOnly, Never, RequestOnly, Never, Never, Always, Never],
-    ),
+#[rustfmt::skip]
+pub const MATRIX: [(Action, [Rule; 7]); 9] = [
+    //                         patient      device  hospital     researcher    enterprise   supervisor  admin
+    (Action::ReadOpen,       [Own,         Never,  WithConsent, Deidentified, WithConsent, Never,      Never]),
+    (Action::ReadProtected,  [Own,         Never,  WithConsent, Deidentified, Never,       Never,      Never]),
+    (Action::WriteReadings,  [Own,         Own,    Never,       Never,        Never,       Never,      Never]),
+    (Action::WriteClinical,  [Never,       Never,  WithConsent, Never,        Never,       Never,      Never]),
+    (Action::ManageConsent,  [Own,         Never,  Never,       Never,        Never,       Never,      Never]),
+    (Action::ManageDevices,  [Own,         Never,  Never,       Never,        Never,       Never,      Never]),
+    (Action::ManageSettings, [Own,         Never,  Never,       Never,        Never,       Never,      Never]),
+    (Action::ReadAudit,      [Own,         Never,  Never,       Never,        Never,       Always,     Never]),
+    (Action::CorrectRecord,  [RequestOnly, Never,  RequestOnly, Never,        Never,       Always,     Never]),
 ];
 
 /// The rule for `role` doing `action`.
@@ -175,4 +149,21 @@ pub fn rule(role: Role, action: Action) -> Rule {
         .find(|(a, _)| *a == action)
         .and_then(|(_, rules)| rules.get(column).copied())
         .unwrap_or(Never)
+}
+
+impl Action {
+    /// Stable wire name (also used in the access log).
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::ReadOpen => "read_open",
+            Action::ReadProtected => "read_protected",
+            Action::WriteReadings => "write_readings",
+            Action::WriteClinical => "write_clinical",
+            Action::ManageConsent => "manage_consent",
+            Action::ManageDevices => "manage_devices",
+            Action::ManageSettings => "manage_settings",
+            Action::ReadAudit => "read_audit",
+            Action::CorrectRecord => "correct_record",
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! `contracts/README.md`). The same bytecode is deployed by the embedded chain's genesis
 //! and on external nodes.
 
-#![allow(missing_docs, unreachable_pub)]
+#![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
 
 alloy::sol!(
     #[sol(rpc)]

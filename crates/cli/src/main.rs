@@ -1,6 +1,7 @@
 //! The `vitalis` command. Thin: parse the command line, resolve the configuration, call
 //! the libraries.
 
+mod admin;
 mod config;
 mod demo;
 mod identity;
@@ -34,6 +35,11 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Check stored records against the ledger: chain, payloads, proofs, on-chain roots.
     Verify(verify::VerifyArgs),
+    /// Manage the node's supervisor and admin accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Manage patients.
     Patient {
         #[command(subcommand)]
@@ -44,6 +50,13 @@ enum Command {
         #[command(subcommand)]
         command: DeviceCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an active supervisor or admin account; prints its id (and the password, when
+    /// it is generated).
+    Create(admin::CreateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +102,9 @@ fn main() -> Result<()> {
             Command::Demo(args) => demo::run(args).await,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Verify(args) => verify::run(args).await,
+            Command::Admin {
+                command: AdminCommand::Create(args),
+            } => admin::create(args).await,
             Command::Patient {
                 command: PatientCommand::Add(store),
             } => identity::add_patient(Config::resolve(&store, None, &ChainArgs::default())?).await,

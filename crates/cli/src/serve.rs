@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use tokio::net::TcpListener;
 use vitalis_ingest::{BatchLimits, Pipeline, PipelineConfig};
 use vitalis_server::{ApiConfig, AppState};
@@ -11,9 +11,13 @@ use vitalis_store::Store;
 
 use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
-use vitalis_chain::ledger::RpcLedger;
+use vitalis_chain::contracts::Anchors;
+use vitalis_chain::genesis::Deployment;
+use vitalis_chain::ledger::{RpcLedger, deploy_permissions};
 use vitalis_chain::node::{BlockTime, DEFAULT_CHAIN_ID, DEFAULT_GAS_LIMIT, Node, NodeConfig};
+use vitalis_chain::permissions::PermissionLedger;
 use vitalis_chain::rpc::RpcServer;
+use vitalis_ingest::access_log::{AccessLogCommitter, AccessLogConfig};
 use vitalis_ingest::anchoring::{Anchorer, AnchoringConfig};
 use vitalis_ingest::verify::Verifier;
 
@@ -32,6 +36,7 @@ pub(crate) struct Running {
     /// The anchors contract there.
     pub(crate) anchors: Address,
     _anchorer: tokio::task::JoinHandle<()>,
+    _access_log: tokio::task::JoinHandle<()>,
 }
 
 /// The embedded chain of a running server.
@@ -42,33 +47,142 @@ pub(crate) struct EmbeddedChain {
     _miner: tokio::task::JoinHandle<()>,
 }
 
-/// The store setting that remembers where the contracts were deployed on an external chain.
+/// The store setting that remembers the anchors contract on an external chain (written
+/// by every version; the only one older versions wrote).
 pub(crate) const EXTERNAL_ANCHORS_SETTING: &str = "external_anchors_address";
 
-/// The anchors contract on an external chain: given, remembered, or deployed now (and
-/// remembered; if another node deployed first, its deployment wins).
-async fn external_anchors(
+/// The store setting that remembers every contract deployed on an external chain: the
+/// addresses of the registry, anchors, consent and access-log contracts, 20 bytes each.
+pub(crate) const EXTERNAL_DEPLOYMENT_SETTING: &str = "external_deployment";
+
+fn encode_deployment(d: &Deployment) -> Vec<u8> {
+    [d.registry, d.anchors, d.consent, d.access_log]
+        .iter()
+        .flat_map(|a| a.0)
+        .collect()
+}
+
+fn decode_deployment(bytes: &[u8]) -> Result<Deployment> {
+    let [registry, anchors, consent, access_log] = <[u8; 80]>::try_from(bytes)
+        .map(|b| [0, 20, 40, 60].map(|at| Address::from_slice(&b[at..at + 20])))
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "stored setting {EXTERNAL_DEPLOYMENT_SETTING}: {} bytes, expected 80",
+                bytes.len()
+            )
+        })?;
+    Ok(Deployment {
+        registry,
+        anchors,
+        consent,
+        access_log,
+    })
+}
+
+/// The anchors contract remembered for the external chain, if any.
+pub(crate) async fn remembered_anchors(store: &dyn Store) -> Result<Option<Address>> {
+    if let Some(bytes) = store.setting(EXTERNAL_DEPLOYMENT_SETTING).await? {
+        return Ok(Some(decode_deployment(&bytes)?.anchors));
+    }
+    match store.setting(EXTERNAL_ANCHORS_SETTING).await? {
+        Some(bytes) => Ok(Some(
+            Address::try_from(bytes.as_slice()).context("stored anchors address")?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Remembers `deployment` for good; if another node remembered one first, that one wins
+/// and is returned.
+async fn remember(store: &dyn Store, deployment: &Deployment) -> Result<Deployment> {
+    let kept = decode_deployment(
+        &store
+            .put_setting_once(EXTERNAL_DEPLOYMENT_SETTING, &encode_deployment(deployment))
+            .await?,
+    )?;
+    // What older versions read.
+    store
+        .put_setting_once(EXTERNAL_ANCHORS_SETTING, kept.anchors.as_slice())
+        .await?;
+    Ok(kept)
+}
+
+/// The contracts on an external chain: remembered in the store; or, when only the anchors
+/// contract is known (given by --anchors-address, or remembered by an older version), its
+/// registry with the consent and access-log contracts deployed over it now; or all of them
+/// deployed now. What is deployed is remembered (if another node deployed first, its
+/// deployment wins). `ledger` signs with the deploying key.
+async fn external_deployment(
     config: &Config,
     store: &dyn Store,
     url: &str,
+    ledger: &RpcLedger,
     key: &PrivateKeySigner,
     keys: &Keys,
-) -> Result<Address> {
-    if let Some(address) = config.anchors_address {
-        return Ok(address);
+) -> Result<Deployment> {
+    if let Some(bytes) = store.setting(EXTERNAL_DEPLOYMENT_SETTING).await? {
+        let deployment = decode_deployment(&bytes)?;
+        if let Some(given) = config.anchors_address
+            && given != deployment.anchors
+        {
+            bail!(
+                "--anchors-address {given} is not the anchors contract this store uses on {} ({})",
+                redact(url),
+                deployment.anchors
+            );
+        }
+        return Ok(deployment);
     }
-    if let Some(bytes) = store.setting(EXTERNAL_ANCHORS_SETTING).await? {
-        return Address::try_from(bytes.as_slice()).context("stored anchors address");
-    }
-    let deployment =
-        vitalis_chain::ledger::deploy(url, key.clone(), keys.payload_key().to_bytes().into())
-            .await
-            .with_context(|| format!("deploying the contracts on {url}"))?;
-    tracing::info!(registry = %deployment.registry, anchors = %deployment.anchors, "contracts deployed");
-    let kept = store
-        .put_setting_once(EXTERNAL_ANCHORS_SETTING, deployment.anchors.as_slice())
-        .await?;
-    Address::try_from(kept.as_slice()).context("stored anchors address")
+    let anchors = match config.anchors_address {
+        Some(address) => Some(address),
+        None => match store.setting(EXTERNAL_ANCHORS_SETTING).await? {
+            Some(bytes) => {
+                Some(Address::try_from(bytes.as_slice()).context("stored anchors address")?)
+            }
+            None => None,
+        },
+    };
+    let deployment = match anchors {
+        Some(anchors) => {
+            let registry = Anchors::new(anchors, ledger.provider())
+                .registry()
+                .call()
+                .await
+                .with_context(|| {
+                    format!(
+                        "reading the registry of the anchors contract {anchors} on {}",
+                        redact(url)
+                    )
+                })?;
+            let (consent, access_log) = deploy_permissions(ledger.provider(), registry)
+                .await
+                .with_context(|| {
+                    format!(
+                        "deploying the consent and access-log contracts on {}",
+                        redact(url)
+                    )
+                })?;
+            Deployment {
+                registry,
+                anchors,
+                consent,
+                access_log,
+            }
+        }
+        None => {
+            vitalis_chain::ledger::deploy(url, key.clone(), keys.payload_key().to_bytes().into())
+                .await
+                .with_context(|| format!("deploying the contracts on {}", redact(url)))?
+        }
+    };
+    tracing::info!(
+        registry = %deployment.registry,
+        anchors = %deployment.anchors,
+        consent = %deployment.consent,
+        access_log = %deployment.access_log,
+        "contracts deployed"
+    );
+    remember(store, &deployment).await
 }
 
 /// Opens the embedded chain in the data directory and serves its JSON-RPC.
@@ -108,28 +222,51 @@ async fn start_chain(
 pub(crate) async fn start(config: &Config) -> Result<Running> {
     let keys = config.keys()?;
     let store: Arc<dyn Store> = Arc::new(config.open_store().await?);
-    let (embedded, ledger_url, anchors, key) = match &config.chain_rpc {
+    // The node's ledger (anchors, access-log batches, consent transactions) and the
+    // supervisor's (the identity registry). Clones share one send lock per key.
+    let (embedded, ledger_url, deployment, node_ledger, supervisor_ledger) = match &config.chain_rpc
+    {
         None => {
             let (node, rpc, miner) = start_chain(config, &keys).await?;
-            let (url, anchors) = (rpc.url(), node.deployment().anchors);
+            let (url, deployment) = (rpc.url(), node.deployment());
             let chain = EmbeddedChain {
                 _node: node,
                 _rpc: rpc,
                 _miner: miner,
             };
-            (Some(chain), url, anchors, keys.node.clone())
+            let node_ledger = RpcLedger::new(&url, keys.node.clone(), deployment.anchors)?;
+            let supervisor_ledger =
+                RpcLedger::new(&url, keys.supervisor.clone(), deployment.anchors)?;
+            (Some(chain), url, deployment, node_ledger, supervisor_ledger)
         }
         Some(url) => {
             let key = match &config.chain_key_file {
                 Some(path) => crate::keys::read_secp256k1(path)?,
                 None => keys.node.clone(),
             };
-            let anchors = external_anchors(config, store.as_ref(), url, &key, &keys).await?;
-            tracing::info!(rpc = %redact(url), %anchors, account = %key.address(), "anchoring on an external chain");
-            (None, url.clone(), anchors, key)
+            // Signs the deployments, before the anchors contract is known.
+            let deployer = RpcLedger::new(url, key.clone(), Address::ZERO)?;
+            let deployment =
+                external_deployment(config, store.as_ref(), url, &deployer, &key, &keys).await?;
+            // The deploying key is both supervisor and anchoring node: one ledger, one
+            // send lock.
+            let ledger = RpcLedger::new(url, key.clone(), deployment.anchors)?;
+            tracing::info!(
+                rpc = %redact(url),
+                anchors = %deployment.anchors,
+                account = %key.address(),
+                "anchoring on an external chain"
+            );
+            (None, url.clone(), deployment, ledger.clone(), ledger)
         }
     };
-    let ledger = Arc::new(RpcLedger::new(&ledger_url, key, anchors)?);
+    let anchors = deployment.anchors;
+    let permissions = Arc::new(
+        PermissionLedger::connect(node_ledger.clone(), supervisor_ledger, deployment)
+            .await
+            .with_context(|| format!("connecting to the ledger at {}", redact(&ledger_url)))?,
+    );
+    let ledger = Arc::new(node_ledger);
     let verifier = Arc::new(Verifier::new(
         store.clone(),
         ledger.clone(),
@@ -144,6 +281,15 @@ pub(crate) async fn start(config: &Config) -> Result<Running> {
         },
     )
     .spawn();
+    let access_log = AccessLogCommitter::new(
+        store.clone(),
+        permissions.clone(),
+        AccessLogConfig {
+            interval: config.block_time,
+            ..AccessLogConfig::default()
+        },
+    )
+    .spawn();
     let pipeline = Pipeline::spawn(
         store.clone(),
         PipelineConfig {
@@ -153,14 +299,16 @@ pub(crate) async fn start(config: &Config) -> Result<Running> {
             ..PipelineConfig::default()
         },
     );
-    let state = AppState {
-        store: store.clone(),
+    let state = AppState::new(
+        store.clone(),
         pipeline,
-        config: ApiConfig {
+        ApiConfig {
             max_body_bytes: config.max_body_bytes,
+            ..ApiConfig::default()
         },
-        verifier: Some(verifier),
-    };
+        Some(verifier),
+        Some(permissions),
+    );
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -180,6 +328,7 @@ pub(crate) async fn start(config: &Config) -> Result<Running> {
         ledger_url,
         anchors,
         _anchorer: anchorer,
+        _access_log: access_log,
     })
 }
 

@@ -44,13 +44,9 @@ pub(crate) async fn run(args: VerifyArgs) -> Result<()> {
         .unwrap_or_else(|| format!("http://{}", config.chain_listen));
     let anchors = match (args.anchors.or(config.anchors_address), &config.chain_rpc) {
         (Some(address), _) => address,
-        (None, Some(_)) => {
-            let stored = store
-                .setting(crate::serve::EXTERNAL_ANCHORS_SETTING)
-                .await?
-                .context("no anchors address recorded for the external chain; pass --anchors")?;
-            alloy::primitives::Address::try_from(stored.as_slice())?
-        }
+        (None, Some(_)) => crate::serve::remembered_anchors(store.as_ref())
+            .await?
+            .context("no anchors address recorded for the external chain; pass --anchors")?,
         // Genesis of the embedded chain deploys the registry (nonce 0) and then the
         // anchors contract (nonce 1) from the supervisor's account.
         (None, None) => keys.supervisor.address().create(1),

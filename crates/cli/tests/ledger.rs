@@ -5,9 +5,11 @@
 mod support;
 
 use std::path::Path;
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use alloy::primitives::Address;
+use alloy::providers::{Provider, ProviderBuilder};
 use serde_json::{Value, json};
 use sqlx::Connection;
 use support::{field, vitalis, vitalis_ok};
@@ -130,8 +132,9 @@ async fn serve_anchors_on_the_embedded_chain_and_verify_tells_intact_from_tamper
     );
 }
 
-#[tokio::test]
-async fn serve_anchors_on_an_external_node_and_attaches_after_a_restart() {
+/// Anvil from npm; `None` after saying so when it is not installed (a failure when
+/// `VITALIS_REQUIRE_SERVICES=1`).
+fn anvil() -> Option<vitalis_chain::foundry::Anvil> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
         .nth(2)
@@ -143,10 +146,14 @@ async fn serve_anchors_on_an_external_node_and_attaches_after_a_restart() {
             "{message}"
         );
         eprintln!("SKIPPED: {message}");
-        return;
+        return None;
     };
-    let anvil =
-        vitalis_chain::foundry::Anvil::spawn(&bin, Duration::from_millis(200), &[]).unwrap();
+    Some(vitalis_chain::foundry::Anvil::spawn(&bin, Duration::from_millis(200), &[]).unwrap())
+}
+
+#[tokio::test]
+async fn serve_anchors_on_an_external_node_and_attaches_after_a_restart() {
+    let Some(anvil) = anvil() else { return };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
     let key_file = dir.path().join("anvil.key");
@@ -174,5 +181,120 @@ async fn serve_anchors_on_an_external_node_and_attaches_after_a_restart() {
     assert!(
         second.contains("all checks passed: 2 patients, 12 records (12 anchored"),
         "{second}"
+    );
+}
+
+/// A stored setting of the store in `dir`.
+async fn setting(dir: &Path, key: &str) -> Option<Vec<u8>> {
+    let url = format!("sqlite://{}", dir.join("vitalis.db").display());
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+        .bind(key)
+        .fetch_optional(&mut db)
+        .await
+        .unwrap()
+}
+
+/// The four addresses (registry, anchors, consent, access log) remembered in the store.
+async fn remembered_deployment(dir: &Path) -> [Address; 4] {
+    let bytes = setting(dir, "external_deployment")
+        .await
+        .expect("the deployment is remembered");
+    assert_eq!(bytes.len(), 80);
+    [0, 20, 40, 60].map(|at| Address::from_slice(&bytes[at..at + 20]))
+}
+
+#[tokio::test]
+async fn serve_remembers_the_external_deployment_and_completes_an_older_one() {
+    let Some(anvil) = anvil() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let key_file = dir.path().join("anvil.key");
+    std::fs::write(&key_file, &anvil.dev_keys()[0]).unwrap();
+    let chain = [
+        "--chain-rpc",
+        anvil.url(),
+        "--chain-key-file",
+        key_file.to_str().unwrap(),
+    ];
+    let provider = ProviderBuilder::new().connect_http(anvil.url().parse().unwrap());
+
+    // First start: all four contracts deployed and remembered, the anchors address too.
+    drop(serve(dir.path(), &chain));
+    let [registry, anchors, consent, access_log] = remembered_deployment(dir.path()).await;
+    assert_eq!(
+        setting(dir.path(), "external_anchors_address").await,
+        Some(anchors.to_vec())
+    );
+    for address in [registry, anchors, consent, access_log] {
+        assert!(!provider.get_code_at(address).await.unwrap().is_empty());
+    }
+
+    // A restart deploys nothing.
+    drop(serve(dir.path(), &chain));
+    assert_eq!(
+        remembered_deployment(dir.path()).await,
+        [registry, anchors, consent, access_log]
+    );
+
+    // A store of an older version remembers only the anchors contract: its registry is
+    // read from it, and consent and access log are deployed over that registry.
+    {
+        let url = format!("sqlite://{}", dir.path().join("vitalis.db").display());
+        let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("DELETE FROM settings WHERE key = 'external_deployment'")
+            .execute(&mut db)
+            .await
+            .unwrap();
+    }
+    drop(serve(dir.path(), &chain));
+    let [registry2, anchors2, consent2, access_log2] = remembered_deployment(dir.path()).await;
+    assert_eq!((registry2, anchors2), (registry, anchors));
+    assert!(consent2 != consent && access_log2 != access_log);
+    for address in [consent2, access_log2] {
+        assert!(!provider.get_code_at(address).await.unwrap().is_empty());
+    }
+    let access_log_registry = vitalis_chain::contracts::AccessLog::new(access_log2, &provider)
+        .registry()
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(access_log_registry, registry);
+
+    // Another anchors contract than the remembered one is refused.
+    let mut args = vec![
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data,
+        "--anchors-address",
+        "0x00000000000000000000000000000000000000a1",
+    ];
+    args.extend(chain);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vitalis"))
+        .args(&args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve started with another anchors contract");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let output = child.wait_with_output().unwrap();
+    assert!(!status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("--anchors-address") && err.contains(&anchors.to_string()),
+        "{err}"
     );
 }

@@ -12,6 +12,8 @@
 //! - [`merkle`]: the Merkle Hash Tree of RFC 6962 §2.1 over an interval's record
 //!   commitments, with inclusion proofs verified as RFC 9162 §2.1.3.2 prescribes. Only
 //!   the root goes on chain; each record keeps its proof.
+//! - [`seal`]: Argon2id password hashes, and small secrets (an account's signing key)
+//!   sealed with XChaCha20-Poly1305 under a password-derived key or a recovery key.
 //!
 //! A correction, end to end:
 //!
@@ -49,3 +51,4 @@
 
 pub mod chameleon;
 pub mod merkle;
+pub mod seal;

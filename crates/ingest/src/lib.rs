@@ -11,8 +11,10 @@
 //! [`Pipeline::submit`] and map [`IngestError`] onto their protocol.
 //!
 //! After the store, [`anchoring`] commits every interval's new records on the ledger: one
-//! Merkle root per interval, one transaction, whatever the number of devices.
+//! Merkle root per interval, one transaction, whatever the number of devices; and
+//! [`access_log`] commits the log of who accessed which data the same way.
 
+pub mod access_log;
 pub mod anchoring;
 pub mod batch;
 mod error;

@@ -18,6 +18,7 @@
 //! assert_eq!(too_hot.validate(now).unwrap_err().code.as_str(), "out_of_range");
 //! ```
 
+mod clinical;
 mod error;
 mod ids;
 mod metric;
@@ -25,6 +26,10 @@ mod reading;
 mod record;
 mod section;
 
+pub use clinical::{
+    ClinicalError, ClinicalNote, ENCODING_CLINICAL_V1, LabResult, MAX_NOTE_BYTES, MAX_RESULTS,
+    is_loinc,
+};
 pub use error::{ErrorCode, ReadingError};
 pub use ids::{DeviceId, InvalidId, PatientId, RecordId};
 pub use metric::{CATALOG, Metric, MetricSpec, UnitConversion, UnknownMetric, ValueKind};

@@ -47,6 +47,46 @@ pub enum ApiError {
     /// The store failed; details are logged, not sent.
     #[error("internal error")]
     Store(#[from] StoreError),
+    /// Any other refusal with its own status and stable code (denied by the permission
+    /// matrix, a bad sign-in, a conflict, too many attempts, a bad request field).
+    #[error("{message}")]
+    Refused {
+        /// HTTP status.
+        status: StatusCode,
+        /// Stable code.
+        code: &'static str,
+        /// What is wrong, for people.
+        message: String,
+        /// The request field at fault, if one is.
+        field: Option<&'static str>,
+    },
+}
+
+impl ApiError {
+    /// A refusal with `status` and `code`.
+    pub fn refused(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Refused {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// A 400 about one request field.
+    pub fn field(field: &'static str, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Refused {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            message: message.into(),
+            field: Some(field),
+        }
+    }
+
+    /// A 403 with a stable code.
+    pub fn denied(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::refused(StatusCode::FORBIDDEN, code, message)
+    }
 }
 
 #[derive(Serialize)]
@@ -77,6 +117,7 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BadParameter { .. } => StatusCode::BAD_REQUEST,
             ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Refused { status, .. } => *status,
         }
     }
 
@@ -90,6 +131,7 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => ("body_too_large", None, None),
             ApiError::BadParameter { code, field, .. } => (*code, Some((*field).to_owned()), None),
             ApiError::Store(_) => ("unavailable", None, None),
+            ApiError::Refused { code, field, .. } => (*code, field.map(str::to_owned), None),
         };
         let message = match self {
             ApiError::Ingest(e) => e.message(),
@@ -138,6 +180,13 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            tracing::info!(
+                status = status.as_u16(),
+                code = self.detail().code,
+                "refused"
+            );
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -15,26 +15,31 @@
 //! Every refusal is an [`ApiError`]: a 4xx (or 503 when the store is down) with the body
 //! `{"error": {"code", "message", "field", "index"}}`.
 
+pub mod accounts;
 mod auth;
 mod error;
+mod permit;
 mod routes;
 pub mod tokens;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post};
+use vitalis_chain::permissions::PermissionLedger;
 use vitalis_ingest::Pipeline;
 use vitalis_ingest::verify::Verifier;
 use vitalis_store::Store;
 
 pub use error::ApiError;
 
-/// Limits of the HTTP layer.
+/// Limits and settings of the HTTP layer.
 #[derive(Debug, Clone, Copy)]
 pub struct ApiConfig {
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Mark session cookies `Secure` (when served over TLS, directly or behind a proxy).
+    pub secure_cookies: bool,
 }
 
 impl Default for ApiConfig {
@@ -42,6 +47,7 @@ impl Default for ApiConfig {
         // 10,000 readings at ~80 bytes each, with room to spare.
         ApiConfig {
             max_body_bytes: 2 * 1024 * 1024,
+            secure_cookies: false,
         }
     }
 }
@@ -57,6 +63,34 @@ pub struct AppState {
     pub config: ApiConfig,
     /// Checks histories against the ledger; `None` on a server without one.
     pub verifier: Option<Arc<Verifier>>,
+    /// Consent, institutions and the access log on the ledger; `None` on a server without
+    /// one (then every institution access is refused: consent cannot be checked).
+    pub permissions: Option<Arc<PermissionLedger>>,
+    /// Signed-in accounts' unsealed keys, in memory only.
+    pub keyring: Arc<accounts::Keyring>,
+    /// Sign-in attempts, for rate limiting.
+    pub limiter: Arc<accounts::LoginLimiter>,
+}
+
+impl AppState {
+    /// A state with empty key ring and limiter.
+    pub fn new(
+        store: Arc<dyn Store>,
+        pipeline: Pipeline,
+        config: ApiConfig,
+        verifier: Option<Arc<Verifier>>,
+        permissions: Option<Arc<PermissionLedger>>,
+    ) -> AppState {
+        AppState {
+            store,
+            pipeline,
+            config,
+            verifier,
+            permissions,
+            keyring: Arc::default(),
+            limiter: Arc::default(),
+        }
+    }
 }
 
 /// The whole API.
@@ -67,6 +101,57 @@ pub fn router(state: AppState) -> Router {
         .route("/patients/{id}/records", get(routes::read::records))
         .route("/patients/{id}/live", get(routes::live::stream))
         .route("/patients/{id}/verify", get(routes::verify::verify))
+        .route("/patients/{id}/entries", post(routes::portal::manual_entry))
+        .route(
+            "/patients/{id}/clinical",
+            get(routes::portal::clinical_notes).post(routes::portal::clinical),
+        )
+        .route(
+            "/patients/{id}/devices",
+            get(routes::devices::list).post(routes::devices::pair),
+        )
+        .route(
+            "/patients/{id}/devices/{device}",
+            patch(routes::devices::change).delete(routes::devices::revoke),
+        )
+        .route(
+            "/patients/{id}/settings",
+            get(routes::devices::settings).put(routes::devices::change_settings),
+        )
+        .route(
+            "/patients/{id}/consents",
+            get(routes::consent::list).post(routes::consent::grant),
+        )
+        .route(
+            "/patients/{id}/consents/prepare",
+            post(routes::consent::prepare),
+        )
+        .route(
+            "/patients/{id}/consents/{grant}/revoke",
+            post(routes::consent::revoke),
+        )
+        .route(
+            "/patients/{id}/access-log",
+            get(routes::portal::patient_log),
+        )
+        .route("/audit/access-log", get(routes::portal::audit_log))
+        .route("/institutions", get(routes::consent::institutions))
+        .route("/institutions/{id}/approve", post(routes::portal::approve))
+        .route("/institutions/{id}/suspend", post(routes::portal::suspend))
+        .route("/institution/patients", get(routes::portal::my_patients))
+        .route("/query/aggregate", get(routes::portal::aggregate))
+        .route("/research/readings", get(routes::portal::research))
+        .route("/auth/signup", post(accounts::sign_up))
+        .route("/auth/signin", post(accounts::sign_in))
+        .route("/auth/signout", post(accounts::sign_out))
+        .route("/auth/session", get(accounts::whoami))
+        .route("/auth/password", post(accounts::change_password))
+        .route("/auth/recover", post(accounts::recover))
+        .route(
+            "/auth/tokens",
+            get(accounts::list_tokens).post(accounts::create_token),
+        )
+        .route("/auth/tokens/{id}", delete(accounts::revoke_token))
         .route("/health", get(routes::health));
     Router::new()
         .nest("/api/v1", api)

@@ -85,12 +85,7 @@ impl TestApp {
         let store: Arc<dyn Store> = Arc::new(SqlStore::open(&url, &key).await.unwrap());
         let pipeline = Pipeline::spawn(store.clone(), PipelineConfig::default());
         let config = ApiConfig::default();
-        let app = router(AppState {
-            store: store.clone(),
-            pipeline,
-            config,
-            verifier: None,
-        });
+        let app = router(AppState::new(store.clone(), pipeline, config, None, None));
         TestApp {
             app,
             store,
@@ -145,6 +140,8 @@ impl TestApp {
         let query = ReadingQuery {
             patient: patient.clone(),
             metric: None,
+            metrics: None,
+            sections: None,
             from: Timestamp::new(0).unwrap(),
             to: Timestamp::new(now_ms() + 86_400_000).unwrap(),
             after: None,
@@ -573,7 +570,7 @@ async fn read_path_is_the_patients_own() {
             .refusal();
         assert_eq!(
             other,
-            refusal(StatusCode::FORBIDDEN, "forbidden", None, None),
+            refusal(StatusCode::FORBIDDEN, "not_own_data", None, None),
             "{path}"
         );
         let unauthorized = refusal(
@@ -589,7 +586,16 @@ async fn read_path_is_the_patients_own() {
             "Bearer"
         );
         let device = app.get(&path, Some(&owner.device.token)).await.refusal();
-        assert_eq!(device, unauthorized, "{path}: a device token may not read");
+        let code = if rest == "live" {
+            "not_own_data"
+        } else {
+            "not_permitted"
+        };
+        assert_eq!(
+            device,
+            refusal(StatusCode::FORBIDDEN, code, None, None),
+            "{path}: a device token may not read"
+        );
     }
 }
 
@@ -699,7 +705,7 @@ async fn repeated_uploads_are_stored_once() {
     let plain = app.upload(token, None, body).await.ok();
     assert_eq!(
         plain,
-        json!({ "records": [], "accepted": 0, "duplicates": 6, "replayed": false })
+        json!({ "records": [], "accepted": 0, "duplicates": 6, "replayed": false, "upload_interval_s": 60 })
     );
     assert_eq!(
         (

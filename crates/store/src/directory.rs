@@ -262,11 +262,15 @@ pub struct NewAccessEntry {
 }
 
 impl NewAccessEntry {
-    /// The entry's canonical bytes: its JSON with fields in declaration order; the leaf
-    /// hashed into the access-log Merkle tree is SHA-256 of these bytes together with the
-    /// entry id (see [`AccessEntry::leaf`]).
+    /// The entry's canonical bytes: its JSON with fields in declaration order.
     pub fn canonical(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// SHA-256 of the canonical bytes (stored with the entry).
+    pub fn hash(&self) -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::digest(self.canonical()).into()
     }
 }
 
@@ -277,17 +281,22 @@ pub struct AccessEntry {
     pub id: i64,
     /// The entry.
     pub entry: NewAccessEntry,
-    /// SHA-256 over the entry's canonical bytes.
+    /// SHA-256 over the entry's canonical bytes ([`NewAccessEntry::hash`]).
     pub entry_hash: [u8; 32],
     /// Its batch, once committed into one.
     pub batch: Option<AccessEntryBatch>,
 }
 
 impl AccessEntry {
-    /// SHA-256 of the canonical bytes: what the Merkle tree commits.
-    pub fn leaf(entry: &NewAccessEntry) -> [u8; 32] {
+    /// What the access-log Merkle tree commits for entry `id`: SHA-256 of the id (8 bytes,
+    /// big-endian) and the entry's hash. The id makes two entries with the same content
+    /// (same caller, same millisecond) distinct leaves, so no two batches share a root.
+    pub fn leaf(id: i64, entry_hash: &[u8; 32]) -> [u8; 32] {
         use sha2::Digest;
-        sha2::Sha256::digest(entry.canonical()).into()
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(id.to_be_bytes());
+        hasher.update(entry_hash);
+        hasher.finalize().into()
     }
 }
 

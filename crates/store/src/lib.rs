@@ -31,11 +31,12 @@ mod sql;
 mod sql_directory;
 mod types;
 
+pub use directory::Directory;
 pub use error::{Result, StoreError};
 pub use sql::SqlStore;
 pub use types::{
-    AnchorOnChain, AppendReceipt, DeviceAuth, NewBatch, PendingAnchor, ReadingCursor, ReadingQuery,
-    ReadingsPage, RecordAnchor, RecordReceipt, StoredReading, StoredRecord,
+    AnchorOnChain, AppendReceipt, DeviceAuth, NewBatch, NewDocument, PendingAnchor, ReadingCursor,
+    ReadingQuery, ReadingsPage, RecordAnchor, RecordReceipt, StoredReading, StoredRecord,
 };
 
 use async_trait::async_trait;
@@ -77,6 +78,10 @@ pub trait Store: directory::Directory + Send + Sync + 'static {
     /// counted as duplicates; a batch whose idempotency key was seen before returns the
     /// first receipt again and stores nothing. On error nothing of any batch is stored.
     async fn append(&self, batches: Vec<NewBatch>) -> Result<Vec<AppendReceipt>>;
+
+    /// Appends a document record (a clinical note) to the patient's chain, in its own
+    /// transaction: committed and anchored like any record.
+    async fn append_document(&self, doc: NewDocument) -> Result<RecordReceipt>;
 
     /// Readings of one patient in `[from, to]`, ordered by (time, metric, device).
     async fn readings(&self, query: &ReadingQuery) -> Result<ReadingsPage>;

@@ -21,8 +21,8 @@ use vitalis_model::{
 };
 
 use crate::types::{
-    AppendReceipt, DeviceAuth, NewBatch, ReadingCursor, ReadingQuery, ReadingsPage, RecordReceipt,
-    StoredReading, StoredRecord,
+    AppendReceipt, DeviceAuth, NewBatch, NewDocument, ReadingCursor, ReadingQuery, ReadingsPage,
+    RecordReceipt, StoredReading, StoredRecord,
 };
 use crate::{Result, Store, StoreError};
 
@@ -359,6 +359,10 @@ impl Store for SqlStore {
         Ok(receipts.into_iter().flatten().collect())
     }
 
+    async fn append_document(&self, doc: NewDocument) -> Result<RecordReceipt> {
+        self.append_document_row(&doc).await
+    }
+
     async fn readings(&self, q: &ReadingQuery) -> Result<ReadingsPage> {
         let mut sql = String::from(
             "SELECT metric, t, device_id, record_id, v1, v2, v3 FROM readings \
@@ -368,6 +372,20 @@ impl Store for SqlStore {
         if q.metric.is_some() {
             n += 1;
             sql.push_str(&format!(" AND metric = ${n}"));
+        }
+        if let Some(metrics) = &q.metrics {
+            sql.push_str(&format!(
+                " AND metric IN ({})",
+                placeholders(n + 1, 1, metrics.len().max(1))
+            ));
+            n += metrics.len().max(1);
+        }
+        if let Some(sections) = &q.sections {
+            sql.push_str(&format!(
+                " AND record_id IN (SELECT id FROM records WHERE patient_id = $1 AND section IN ({}))",
+                placeholders(n + 1, 1, sections.len().max(1))
+            ));
+            n += sections.len().max(1);
         }
         if q.after.is_some() {
             // Keyset pagination on (t, metric, device_id).
@@ -384,6 +402,22 @@ impl Store for SqlStore {
             .bind(q.to.millis());
         if let Some(metric) = q.metric {
             query = query.bind(metric.name());
+        }
+        if let Some(metrics) = &q.metrics {
+            if metrics.is_empty() {
+                query = query.bind("");
+            }
+            for m in metrics {
+                query = query.bind(m.name());
+            }
+        }
+        if let Some(sections) = &q.sections {
+            if sections.is_empty() {
+                query = query.bind("");
+            }
+            for s in sections {
+                query = query.bind(s.name());
+            }
         }
         if let Some(c) = &q.after {
             query = query
@@ -676,53 +710,19 @@ impl SqlStore {
         seq: u64,
         prev: Commitment,
     ) -> Result<RecordReceipt> {
-        let payload = encode_payload(readings);
-        let cid = ContentId::of(&payload);
-        let (payload_hash, opening) =
-            chameleon::hash(&self.payload_key, &cid.digest(), &mut rand::rng());
         let times = readings.iter().map(|r| r.t());
-        let header = RecordHeader {
-            patient: batch.patient.clone(),
-            source: batch.device.clone(),
+        let row = RecordRow {
+            patient: &batch.patient,
+            source: &batch.device,
             section,
             encoding: ENCODING_V1,
             t_from: times.clone().min().unwrap_or(batch.received_at),
             t_to: times.max().unwrap_or(batch.received_at),
-            seq,
-            prev,
-            payload_hash: PayloadHash(payload_hash.to_bytes()),
+            payload: encode_payload(readings),
+            reading_count: readings.len() as u64,
+            created_at: batch.received_at,
         };
-        let commitment = header.commitment();
-        let id = RecordId::new(uuid::Uuid::now_v7().simple().to_string()).map_err(corrupt)?;
-        let cid_text = cid.to_string();
-
-        sqlx::query("INSERT INTO blobs (cid, bytes) VALUES ($1, $2) ON CONFLICT (cid) DO NOTHING")
-            .bind(cid_text.as_str())
-            .bind(payload)
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query(
-            "INSERT INTO records (id, patient_id, seq, source, section, encoding, t_from, t_to, \
-             prev, commitment, cid, reading_count, created_at, payload_hash, opening) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        )
-        .bind(id.as_str())
-        .bind(batch.patient.as_str())
-        .bind(seq as i64)
-        .bind(batch.device.as_str())
-        .bind(section.name())
-        .bind(i64::from(header.encoding))
-        .bind(header.t_from.millis())
-        .bind(header.t_to.millis())
-        .bind(prev.0.to_vec())
-        .bind(commitment.0.to_vec())
-        .bind(cid_text.as_str())
-        .bind(readings.len() as i64)
-        .bind(batch.received_at.millis())
-        .bind(header.payload_hash.0.to_vec())
-        .bind(opening.to_bytes().to_vec())
-        .execute(&mut *conn)
-        .await?;
+        let (id, receipt) = self.insert_record_row(conn, row, seq, prev).await?;
 
         for chunk in readings.chunks(INSERT_CHUNK) {
             let sql = format!(
@@ -746,15 +746,121 @@ impl SqlStore {
             insert.execute(&mut *conn).await?;
         }
 
-        Ok(RecordReceipt {
-            id,
+        Ok(receipt)
+    }
+
+    /// Writes a record's blob and row (sequence, link, payload hash, commitment).
+    async fn insert_record_row(
+        &self,
+        conn: &mut AnyConnection,
+        row: RecordRow<'_>,
+        seq: u64,
+        prev: Commitment,
+    ) -> Result<(RecordId, RecordReceipt)> {
+        let cid = ContentId::of(&row.payload);
+        let (payload_hash, opening) =
+            chameleon::hash(&self.payload_key, &cid.digest(), &mut rand::rng());
+        let header = RecordHeader {
+            patient: row.patient.clone(),
+            source: row.source.clone(),
+            section: row.section,
+            encoding: row.encoding,
+            t_from: row.t_from,
+            t_to: row.t_to,
             seq,
-            section,
-            readings: readings.len() as u64,
+            prev,
+            payload_hash: PayloadHash(payload_hash.to_bytes()),
+        };
+        let commitment = header.commitment();
+        let id = RecordId::new(uuid::Uuid::now_v7().simple().to_string()).map_err(corrupt)?;
+        let cid_text = cid.to_string();
+        sqlx::query("INSERT INTO blobs (cid, bytes) VALUES ($1, $2) ON CONFLICT (cid) DO NOTHING")
+            .bind(cid_text.as_str())
+            .bind(row.payload)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "INSERT INTO records (id, patient_id, seq, source, section, encoding, t_from, t_to, \
+             prev, commitment, cid, reading_count, created_at, payload_hash, opening) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(id.as_str())
+        .bind(row.patient.as_str())
+        .bind(seq as i64)
+        .bind(row.source.as_str())
+        .bind(row.section.name())
+        .bind(i64::from(header.encoding))
+        .bind(header.t_from.millis())
+        .bind(header.t_to.millis())
+        .bind(prev.0.to_vec())
+        .bind(commitment.0.to_vec())
+        .bind(cid_text.as_str())
+        .bind(row.reading_count as i64)
+        .bind(row.created_at.millis())
+        .bind(header.payload_hash.0.to_vec())
+        .bind(opening.to_bytes().to_vec())
+        .execute(&mut *conn)
+        .await?;
+        let receipt = RecordReceipt {
+            id: id.clone(),
+            seq,
+            section: row.section,
+            readings: row.reading_count,
             cid: cid_text,
             commitment: commitment.to_hex(),
-        })
+        };
+        Ok((id, receipt))
     }
+
+    /// Appends one document record (a clinical note) to the patient's chain.
+    pub(crate) async fn append_document_row(&self, doc: &NewDocument) -> Result<RecordReceipt> {
+        let mut tx = self.begin_write().await?;
+        let head = sqlx::query(self.lock_head_sql())
+            .bind(doc.patient.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::UnknownPatient(doc.patient.to_string()))?;
+        let seq = head.try_get::<i64, _>("head_seq")? as u64 + 1;
+        let prev = commitment_from(&head.try_get::<Vec<u8>, _>("head_commitment")?)?;
+        let row = RecordRow {
+            patient: &doc.patient,
+            source: &doc.source,
+            section: doc.section,
+            encoding: doc.encoding,
+            t_from: doc.t,
+            t_to: doc.t,
+            payload: doc.payload.clone(),
+            reading_count: 0,
+            created_at: doc.received_at,
+        };
+        let (_, receipt) = self.insert_record_row(&mut tx, row, seq, prev).await?;
+        sqlx::query("UPDATE patients SET head_seq = $1, head_commitment = $2 WHERE id = $3")
+            .bind(seq as i64)
+            .bind(
+                Commitment::from_hex(&receipt.commitment)
+                    .ok_or_else(|| corrupt("commitment"))?
+                    .0
+                    .to_vec(),
+            )
+            .bind(doc.patient.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(receipt)
+    }
+}
+
+/// What a record row is made of, whatever its payload.
+struct RecordRow<'a> {
+    patient: &'a PatientId,
+    source: &'a DeviceId,
+    section: Section,
+    encoding: u16,
+    t_from: Timestamp,
+    t_to: Timestamp,
+    payload: Vec<u8>,
+    reading_count: u64,
+    created_at: Timestamp,
 }
 
 fn stored_reading(row: &AnyRow) -> Result<StoredReading> {

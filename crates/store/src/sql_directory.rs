@@ -755,7 +755,7 @@ impl Directory for SqlStore {
             .bind(e.action.as_str())
             .bind(e.detail.as_str())
             .bind(e.purpose.as_str())
-            .bind(AccessEntry::leaf(e).to_vec())
+            .bind(e.hash().to_vec())
             .fetch_one(&mut *tx)
             .await?
             .try_get("id")?;
@@ -807,7 +807,10 @@ impl Directory for SqlStore {
             .collect::<std::result::Result<_, _>>()?;
         let leaves: Vec<[u8; 32]> = rows
             .iter()
-            .map(|r| fixed_bytes(&r.try_get::<Vec<u8>, _>("entry_hash")?))
+            .map(|r| {
+                let hash = fixed_bytes(&r.try_get::<Vec<u8>, _>("entry_hash")?)?;
+                Ok(AccessEntry::leaf(r.try_get("id")?, &hash))
+            })
             .collect::<Result<_>>()?;
         let first: i64 = sqlx::query(
             "SELECT COALESCE(MAX(first_entry + entry_count), 0) AS next FROM access_batches",

@@ -35,6 +35,25 @@ pub struct NewBatch {
     pub received_at: Timestamp,
 }
 
+/// A record whose payload is a document (a clinical note), not readings.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    /// Whose.
+    pub patient: PatientId,
+    /// Its source (an institution's source row).
+    pub source: DeviceId,
+    /// Section.
+    pub section: Section,
+    /// Payload encoding (e.g. `ENCODING_CLINICAL_V1`).
+    pub encoding: u16,
+    /// When it was made.
+    pub t: Timestamp,
+    /// The canonical payload bytes.
+    pub payload: Vec<u8>,
+    /// When the server received it.
+    pub received_at: Timestamp,
+}
+
 /// What was stored for one record of a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordReceipt {
@@ -84,6 +103,10 @@ pub struct ReadingQuery {
     pub patient: PatientId,
     /// Only this metric, or all.
     pub metric: Option<Metric>,
+    /// Only these metrics (a consent's metric list), or all.
+    pub metrics: Option<Vec<Metric>>,
+    /// Only readings of records in these sections, or all.
+    pub sections: Option<Vec<Section>>,
     /// From this instant (inclusive).
     pub from: Timestamp,
     /// To this instant (inclusive).

@@ -145,6 +145,9 @@ both_backends!(
     pages_through_readings,
     authenticates_tokens,
     claims_records_into_anchors_once,
+    keeps_accounts_sessions_and_tokens,
+    applies_section_choices_and_revokes_devices,
+    batches_identical_access_entries_under_distinct_roots,
 );
 
 fn ts(ms: i64) -> Timestamp {
@@ -183,6 +186,8 @@ fn all_of(patient: &PatientId) -> ReadingQuery {
     ReadingQuery {
         patient: patient.clone(),
         metric: None,
+        metrics: None,
+        sections: None,
         from: ts(0),
         to: ts(NOW),
         after: None,
@@ -245,6 +250,8 @@ async fn stores_a_batch_as_records_per_section(store: SqlStore) {
     );
     let hr = ReadingQuery {
         metric: Some(Metric::HeartRate),
+        metrics: None,
+        sections: None,
         from: ts(NOW - 2500),
         ..all_of(&p)
     };
@@ -530,6 +537,147 @@ async fn claims_records_into_anchors_once(store: SqlStore) {
         vitalis_crypto::merkle::InclusionProof::from_bytes(&anchor.proof)
             .unwrap()
             .verify(&r.commitment.0, &anchor.root)
+            .unwrap();
+    }
+}
+
+async fn keeps_accounts_sessions_and_tokens(store: SqlStore) {
+    use vitalis_access::Role;
+    use vitalis_store::Directory;
+    use vitalis_store::directory::{AccountStatus, NewAccount};
+    let new = |email: &str| NewAccount {
+        role: Role::Patient,
+        email: email.to_owned(),
+        name: "n".to_owned(),
+        password_hash: Some("$argon2id$x".to_owned()),
+        status: AccountStatus::Active,
+        institution: None,
+        key: None,
+    };
+    let account = store.create_account(new("Ann@Example.org")).await.unwrap();
+    assert_eq!(account.email, "ann@example.org");
+    assert!(
+        account.patient.is_some(),
+        "a patient account has its patient"
+    );
+    assert!(matches!(
+        store.create_account(new("ann@example.ORG")).await,
+        Err(StoreError::Conflict(field)) if field == "email"
+    ));
+    let found = store
+        .account_by_email(" ANN@example.org ")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, account);
+
+    store
+        .create_session([1; 32], &account.id, "csrf", NOW + 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session([1; 32], NOW).await.unwrap().unwrap().csrf,
+        "csrf"
+    );
+    assert!(
+        store.session([1; 32], NOW + 10).await.unwrap().is_none(),
+        "expired"
+    );
+    store
+        .set_password(&account.id, "$argon2id$y", None)
+        .await
+        .unwrap();
+    assert!(
+        store.session([1; 32], NOW).await.unwrap().is_none(),
+        "a new password ends sessions"
+    );
+
+    store
+        .create_api_token([2; 32], &account.id, "script", &["read".to_owned()], None)
+        .await
+        .unwrap();
+    let (who, scopes) = store.api_token([2; 32], NOW).await.unwrap().unwrap();
+    assert_eq!(
+        (who.id.as_str(), scopes),
+        (account.id.as_str(), vec!["read".to_owned()])
+    );
+    let id = store.api_tokens(&account.id).await.unwrap()[0].id.clone();
+    assert!(store.revoke_api_token(&account.id, &id, NOW).await.unwrap());
+    assert!(store.api_token([2; 32], NOW).await.unwrap().is_none());
+}
+
+async fn applies_section_choices_and_revokes_devices(store: SqlStore) {
+    use vitalis_store::Directory;
+    let (p, d) = patient_with_device(&store, 21).await;
+    store
+        .set_section(&p, Metric::Steps, Section::Protected)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.section_choices(&p).await.unwrap(),
+        vec![(Metric::Steps, Section::Protected)]
+    );
+    let steps = Reading::new(Metric::Steps, ts(NOW - 1000), Value::Scalar(30.0), ts(NOW)).unwrap();
+    let receipt = store
+        .append(vec![NewBatch {
+            patient: p.clone(),
+            device: d.clone(),
+            idempotency_key: None,
+            parts: vec![(Section::Open, vec![steps])],
+            received_at: ts(NOW),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(
+        receipt[0].records[0].section,
+        Section::Protected,
+        "the patient's choice wins"
+    );
+    assert!(store.revoke_device(&p, &d, NOW).await.unwrap());
+    assert!(
+        store.device_by_token([121; 32]).await.unwrap().is_none(),
+        "a revoked token is refused"
+    );
+    assert!(
+        !store.revoke_device(&p, &d, NOW).await.unwrap(),
+        "revoked once"
+    );
+}
+
+async fn batches_identical_access_entries_under_distinct_roots(store: SqlStore) {
+    use vitalis_access::Role;
+    use vitalis_store::Directory;
+    use vitalis_store::directory::{AccessEntry, NewAccessEntry};
+    let (p, _) = patient_with_device(&store, 22).await;
+    let entry = NewAccessEntry {
+        at: NOW,
+        account: "acct".to_owned(),
+        role: Role::Hospital,
+        institution: Some("inst".to_owned()),
+        patient: p.clone(),
+        action: "read_protected".to_owned(),
+        detail: "same".to_owned(),
+        purpose: "care".to_owned(),
+    };
+    store
+        .log_access(std::slice::from_ref(&entry))
+        .await
+        .unwrap();
+    let first = store.claim_access_batch(100).await.unwrap().unwrap();
+    store
+        .log_access(std::slice::from_ref(&entry))
+        .await
+        .unwrap();
+    let second = store.claim_access_batch(100).await.unwrap().unwrap();
+    assert_ne!(first.root, second.root, "the entry id is part of the leaf");
+    assert_eq!((first.first_entry, second.first_entry), (0, 1));
+    let log = store.access_log(Some(&p), None, 10).await.unwrap();
+    assert_eq!(log.len(), 2);
+    for e in &log {
+        let batch = e.batch.as_ref().unwrap();
+        let proof = vitalis_crypto::merkle::InclusionProof::from_bytes(&batch.proof).unwrap();
+        proof
+            .verify(&AccessEntry::leaf(e.id, &e.entry_hash), &batch.root)
             .unwrap();
     }
 }

@@ -20,7 +20,7 @@ use vitalis_ingest::LiveBatch;
 use vitalis_model::{DeviceId, Section};
 
 use crate::AppState;
-use crate::auth::Patient;
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::routes::read::ReadingView;
 
@@ -65,12 +65,19 @@ fn event_of(batch: &LiveBatch) -> Event {
 
 pub(crate) async fn stream(
     State(state): State<AppState>,
-    patient: Patient,
+    principal: Principal,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let Path(id) = path?;
-    patient.require_self(&id)?;
-    let me = patient.0;
+    let me = crate::routes::read::patient_of(&id)?;
+    // The live stream carries both sections unfiltered: the patient's own view only.
+    if principal.role != vitalis_access::Role::Patient || principal.patient.as_ref() != Some(&me) {
+        return Err(ApiError::denied(
+            "not_own_data",
+            "the live stream is the patient's own view",
+        ));
+    }
+    principal.require_scope("read")?;
     let events =
         BroadcastStream::new(state.pipeline.subscribe()).filter_map(move |item| match item {
             Ok(batch) if batch.patient == me => Some(Ok(event_of(&batch))),

@@ -1,7 +1,10 @@
 //! Request handlers, one module per concern; they translate HTTP to library calls.
 
+pub(crate) mod consent;
+pub(crate) mod devices;
 pub(crate) mod ingest;
 pub(crate) mod live;
+pub(crate) mod portal;
 pub(crate) mod read;
 pub(crate) mod verify;
 

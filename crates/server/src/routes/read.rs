@@ -7,12 +7,14 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use vitalis_model::{DeviceId, MAX_CLOCK_SKEW_MS, Metric, PatientId, Timestamp, Value};
+use vitalis_model::{DeviceId, MAX_CLOCK_SKEW_MS, Metric, PatientId, Section, Timestamp, Value};
 use vitalis_store::{ReadingCursor, ReadingQuery, StoredReading, StoredRecord};
 
 use crate::AppState;
-use crate::auth::Patient;
+use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::permit::{log_access, readable_sections};
+use vitalis_access::Action;
 
 /// Readings per page unless `limit` says otherwise, and the most a page may hold.
 const DEFAULT_LIMIT: u32 = 1000;
@@ -142,14 +144,32 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Researchers read de-identified data only, never through a per-patient route.
+fn deidentified_elsewhere(permits: &[(Section, crate::permit::Permit)]) -> Result<(), ApiError> {
+    if permits.iter().any(|(_, p)| p.deidentified) {
+        return Err(ApiError::denied(
+            "deidentified_only",
+            "researchers receive de-identified data through /api/v1/research/readings",
+        ));
+    }
+    Ok(())
+}
+
+/// The patient id of a path, or 404 (an unparsable id names nobody).
+pub(crate) fn patient_of(id: &str) -> Result<PatientId, ApiError> {
+    PatientId::new(id).map_err(|_| ApiError::NotFound)
+}
+
 pub(crate) async fn readings(
     State(state): State<AppState>,
-    patient: Patient,
+    principal: Principal,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<ReadingParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let (Path(id), Query(params)) = (path?, query?);
-    patient.require_self(&id)?;
+    let patient = patient_of(&id)?;
+    let permits = readable_sections(&state, &principal, &patient).await?;
+    deidentified_elsewhere(&permits)?;
     let metric = params
         .metric
         .as_deref()
@@ -174,17 +194,62 @@ pub(crate) async fn readings(
     }
     let limit = parse_limit(params.limit.as_deref())?;
     let after = params.after.as_deref().map(parse_cursor).transpose()?;
+    let sections: Vec<Section> = permits.iter().map(|(s, _)| *s).collect();
+    // Asking by name for a metric of a section the caller may not read is refused, not
+    // answered with an empty page.
+    if let Some(metric) = metric {
+        let choice = state
+            .store
+            .section_choices(&patient)
+            .await?
+            .into_iter()
+            .find(|(m, _)| *m == metric)
+            .map(|(_, s)| s)
+            .unwrap_or(metric.spec().default_section);
+        if !sections.contains(&choice) {
+            return Err(ApiError::denied(
+                "section_not_permitted",
+                format!(
+                    "{} is in the {} section, which this caller may not read",
+                    metric.name(),
+                    choice.name()
+                ),
+            ));
+        }
+    }
+    // A consent limited to some metrics limits every read to them.
+    let metrics = permits
+        .iter()
+        .map(|(_, p)| p.metrics())
+        .collect::<Option<Vec<_>>>()
+        .map(|lists| lists.concat());
     let query = ReadingQuery {
-        patient: patient.0.clone(),
+        patient: patient.clone(),
         metric,
+        metrics,
+        sections: (sections.len() < 2).then_some(sections),
         from,
         to,
         after,
         limit,
     };
     let page = state.store.readings(&query).await?;
+    for (section, permit) in &permits {
+        let action = match section {
+            Section::Open => Action::ReadOpen,
+            Section::Protected => Action::ReadProtected,
+        };
+        let detail = format!(
+            "readings {} {}..{}: {} returned",
+            metric.map(|m| m.name()).unwrap_or("all metrics"),
+            from.millis(),
+            to.millis(),
+            page.readings.len()
+        );
+        log_access(&state, &principal, &patient, action, permit, detail).await?;
+    }
     let view = ReadingsPageView {
-        patient: &patient.0,
+        patient: &patient,
         readings: page.readings.iter().map(ReadingView::from).collect(),
         next: page.next.as_ref().map(cursor_text),
     };
@@ -262,12 +327,14 @@ impl<'a> From<&'a StoredRecord> for RecordView<'a> {
 
 pub(crate) async fn records(
     State(state): State<AppState>,
-    patient: Patient,
+    principal: Principal,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<RecordParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (Path(id), Query(params)) = (path?, query?);
-    patient.require_self(&id)?;
+    let patient = patient_of(&id)?;
+    let permits = readable_sections(&state, &principal, &patient).await?;
+    deidentified_elsewhere(&permits)?;
     let after_seq = match params.after_seq.as_deref() {
         None => 0,
         Some(s) => s.parse::<u64>().map_err(|_| {
@@ -279,9 +346,21 @@ pub(crate) async fn records(
         })?,
     };
     let limit = parse_limit(params.limit.as_deref())?;
-    let records = state.store.records(&patient.0, after_seq, limit).await?;
-    let views: Vec<RecordView> = records.iter().map(RecordView::from).collect();
+    let records = state.store.records(&patient, after_seq, limit).await?;
+    let views: Vec<RecordView> = records
+        .iter()
+        .filter(|r| permits.iter().any(|(s, _)| *s == r.header.section))
+        .map(RecordView::from)
+        .collect();
+    for (section, permit) in &permits {
+        let action = match section {
+            Section::Open => Action::ReadOpen,
+            Section::Protected => Action::ReadProtected,
+        };
+        let detail = format!("records after seq {after_seq}: {} returned", views.len());
+        log_access(&state, &principal, &patient, action, permit, detail).await?;
+    }
     Ok(Json(
-        serde_json::json!({ "patient": patient.0, "records": views }),
+        serde_json::json!({ "patient": patient, "records": views }),
     ))
 }

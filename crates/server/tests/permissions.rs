@@ -1,0 +1,1042 @@
+//! Accounts, the permission matrix, consent on chain and the access log, end to end: the
+//! real router over a real SQLite store and the embedded chain (consent contract, identity
+//! registry and access log deployed by its genesis).
+//!
+//! The matrix test is generated from `vitalis_access::MATRIX`: every role against the
+//! routes of each action, on its own patient and on someone else's, before and after
+//! consent, and after revocation; the expected answer is worked out from the table's rule
+//! here, independently of the server's decision code.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use alloy::primitives::B256;
+use alloy::signers::local::PrivateKeySigner;
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{Method, Request, StatusCode, header};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use vitalis_access::{Action, MATRIX, Role, Rule};
+use vitalis_chain::foundry::{self, Anvil};
+use vitalis_chain::ledger::{self, RpcLedger};
+use vitalis_chain::node::{BlockTime, Node, NodeConfig};
+use vitalis_chain::permissions::{PermissionLedger, sign_digest};
+use vitalis_chain::rpc::{self, RpcServer};
+use vitalis_crypto::chameleon::ChameleonPublicKey;
+use vitalis_crypto::seal;
+use vitalis_ingest::{Pipeline, PipelineConfig};
+use vitalis_server::{ApiConfig, AppState, router};
+use vitalis_store::directory::{AccountStatus, NewAccount};
+use vitalis_store::{AnchorOnChain, SqlStore, Store};
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// The chain a world runs on; dropped with it.
+#[allow(dead_code)]
+enum Chain {
+    Embedded(Node, RpcServer, tokio::task::JoinHandle<()>),
+    Anvil(Anvil),
+}
+
+struct World {
+    app: Router,
+    store: Arc<dyn Store>,
+    ledger: Arc<PermissionLedger>,
+    _chain: Chain,
+    _dir: tempfile::TempDir,
+}
+
+/// A signed-in caller: a session (cookie + CSRF token) or a bearer token.
+#[derive(Clone, Default)]
+struct Caller {
+    cookie: Option<String>,
+    csrf: Option<String>,
+    bearer: Option<String>,
+}
+
+struct Reply {
+    status: StatusCode,
+    body: Value,
+    cookie: Option<String>,
+}
+
+impl World {
+    async fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let supervisor = PrivateKeySigner::random();
+        let mut config = NodeConfig::dev(BlockTime::Instant);
+        config.supervisor = supervisor.address();
+        let payload_key = ChameleonPublicKey::from_bytes(config.chameleon_public_key.0).unwrap();
+        let url = format!("sqlite://{}", dir.path().join("v.db").display());
+        let store: Arc<dyn Store> = Arc::new(SqlStore::open(&url, &payload_key).await.unwrap());
+        let node = Node::open(&dir.path().join("chain.db"), config.clone())
+            .await
+            .unwrap();
+        let miner = node.spawn_miner();
+        let rpc = rpc::serve(node.clone(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let deployment = node.deployment();
+        let node_ledger =
+            RpcLedger::new(&rpc.url(), config.sealer.clone(), deployment.anchors).unwrap();
+        let supervisor_ledger = RpcLedger::new(&rpc.url(), supervisor, deployment.anchors).unwrap();
+        let ledger = Arc::new(
+            PermissionLedger::connect(node_ledger, supervisor_ledger, deployment)
+                .await
+                .unwrap(),
+        );
+        World::with(store, ledger, Chain::Embedded(node, rpc, miner), dir)
+    }
+
+    /// The same world on anvil, where one dev key deploys the contracts and so is both the
+    /// supervisor and the anchoring node. `None` (a skip) when anvil is not installed.
+    async fn on_anvil() -> Option<World> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .nth(2)
+            .unwrap();
+        let Some(bin) = foundry::tool_path(root, "anvil") else {
+            let message = "anvil is not installed (run `npm ci` in the workspace root)";
+            if std::env::var("VITALIS_REQUIRE_SERVICES").as_deref() == Ok("1") {
+                panic!("{message}");
+            }
+            eprintln!("SKIPPED: {message}");
+            return None;
+        };
+        let anvil = Anvil::spawn(&bin, std::time::Duration::from_millis(200), &[]).unwrap();
+        let key: PrivateKeySigner = anvil.dev_keys()[0].parse().unwrap();
+        let trapdoor = vitalis_crypto::chameleon::ChameleonTrapdoor::generate(&mut rand::rng());
+        let payload_key = trapdoor.public_key();
+        let deployment = ledger::deploy(anvil.url(), key.clone(), payload_key.to_bytes().into())
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("v.db").display());
+        let store: Arc<dyn Store> = Arc::new(SqlStore::open(&url, &payload_key).await.unwrap());
+        let sender = RpcLedger::new(anvil.url(), key, deployment.anchors).unwrap();
+        let ledger = Arc::new(
+            PermissionLedger::connect(sender.clone(), sender, deployment)
+                .await
+                .unwrap(),
+        );
+        Some(World::with(store, ledger, Chain::Anvil(anvil), dir))
+    }
+
+    fn with(
+        store: Arc<dyn Store>,
+        ledger: Arc<PermissionLedger>,
+        chain: Chain,
+        dir: tempfile::TempDir,
+    ) -> World {
+        let pipeline = Pipeline::spawn(store.clone(), PipelineConfig::default());
+        let app = router(AppState::new(
+            store.clone(),
+            pipeline,
+            ApiConfig::default(),
+            None,
+            Some(ledger.clone()),
+        ));
+        World {
+            app,
+            store,
+            ledger,
+            _chain: chain,
+            _dir: dir,
+        }
+    }
+
+    async fn call(&self, who: &Caller, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(cookie) = &who.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        if let Some(csrf) = &who.csrf {
+            request = request.header("x-csrf-token", csrf);
+        }
+        if let Some(token) = &who.bearer {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let cookie = response
+            .headers()
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned);
+        let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            body,
+            cookie,
+        }
+    }
+
+    async fn sign_up(&self, role: &str, email: &str) -> (Reply, String) {
+        let reply = self
+            .call(
+                &Caller::default(),
+                Method::POST,
+                "/api/v1/auth/signup",
+                Some(json!({
+                    "role": role, "email": email, "password": "a long enough password",
+                    "name": email, "institution_name": format!("{email} institution"),
+                })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{role}: {}", reply.body);
+        let recovery = reply.body["recovery_key"].as_str().unwrap().to_owned();
+        (reply, recovery)
+    }
+
+    async fn sign_in(&self, email: &str, password: &str) -> (Reply, Caller) {
+        let reply = self
+            .call(
+                &Caller::default(),
+                Method::POST,
+                "/api/v1/auth/signin",
+                Some(json!({ "email": email, "password": password })),
+            )
+            .await;
+        let caller = Caller {
+            cookie: reply.cookie.clone(),
+            csrf: reply.body["csrf_token"].as_str().map(str::to_owned),
+            bearer: None,
+        };
+        (reply, caller)
+    }
+
+    /// A supervisor or admin account as `vitalis admin create` makes it.
+    async fn staff(&self, role: Role, email: &str) -> Caller {
+        let hash = seal::hash_password("staff password 1234", &mut rand::rng()).unwrap();
+        self.store
+            .create_account(NewAccount {
+                role,
+                email: email.to_owned(),
+                name: email.to_owned(),
+                password_hash: Some(hash),
+                status: AccountStatus::Active,
+                institution: None,
+                key: None,
+            })
+            .await
+            .unwrap();
+        let (reply, caller) = self.sign_in(email, "staff password 1234").await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        caller
+    }
+
+    /// Commits the access log's pending entries to the chain, as the committer task does.
+    async fn commit_access_log(&self) {
+        while let Some(batch) = self.store.claim_access_batch(10_000).await.unwrap() {
+            let on_chain = self
+                .ledger
+                .commit_access(B256::from(batch.root), batch.first_entry, batch.entry_count)
+                .await
+                .unwrap();
+            self.store
+                .confirm_access_batch(
+                    batch.id,
+                    &AnchorOnChain {
+                        index: on_chain.index,
+                        block_number: on_chain.location.block_number,
+                        tx_hash: on_chain.location.tx_hash.0,
+                    },
+                )
+                .await
+                .unwrap();
+        }
+    }
+}
+
+fn readings_body(t: i64) -> Value {
+    json!({ "readings": [
+        { "metric": "heart_rate", "t": t, "value": 72, "unit": "/min" },
+        { "metric": "steps", "t": t, "value": 120, "unit": "{steps}" },
+    ]})
+}
+
+struct Parties {
+    patient: Caller,
+    patient_id: String,
+    other_id: String,
+    device: Caller,
+    institutions: Vec<(Role, Caller, String)>,
+    supervisor: Caller,
+    admin: Caller,
+}
+
+async fn parties(w: &World) -> Parties {
+    let (signup, _) = w.sign_up("patient", "pat@example.org").await;
+    let patient = Caller {
+        cookie: signup.cookie.clone(),
+        csrf: signup.body["csrf_token"].as_str().map(str::to_owned),
+        bearer: None,
+    };
+    let patient_id = signup.body["account"]["patient_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (other, _) = w.sign_up("patient", "other@example.org").await;
+    let other_id = other.body["account"]["patient_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let supervisor = w.staff(Role::Supervisor, "sup@example.org").await;
+    let admin = w.staff(Role::Admin, "admin@example.org").await;
+
+    let mut institutions = Vec::new();
+    for (role, name) in [
+        (Role::Hospital, "hospital"),
+        (Role::Researcher, "researcher"),
+        (Role::Enterprise, "enterprise"),
+    ] {
+        let email = format!("{name}@example.org");
+        let (signup, _) = w.sign_up(name, &email).await;
+        assert_eq!(signup.body["account"]["status"], "pending");
+        let (refused, _) = w.sign_in(&email, "a long enough password").await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert_eq!(refused.body["error"]["code"], "account_pending");
+        let id = signup.body["account"]["institution_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let approved = w
+            .call(
+                &supervisor,
+                Method::POST,
+                &format!("/api/v1/institutions/{id}/approve"),
+                None,
+            )
+            .await;
+        assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
+        let (reply, caller) = w.sign_in(&email, "a long enough password").await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        institutions.push((role, caller, id));
+    }
+
+    let paired = w
+        .call(
+            &patient,
+            Method::POST,
+            &format!("/api/v1/patients/{patient_id}/devices"),
+            Some(json!({ "name": "watch", "upload_interval_s": 30 })),
+        )
+        .await;
+    assert_eq!(paired.status, StatusCode::CREATED, "{}", paired.body);
+    let device = Caller {
+        bearer: paired.body["token"].as_str().map(str::to_owned),
+        ..Caller::default()
+    };
+    let uploaded = w
+        .call(
+            &device,
+            Method::POST,
+            "/api/v1/readings",
+            Some(readings_body(now_ms() - 60_000)),
+        )
+        .await;
+    assert_eq!(uploaded.status, StatusCode::OK, "{}", uploaded.body);
+    assert_eq!(uploaded.body["upload_interval_s"], 30);
+    Parties {
+        patient,
+        patient_id,
+        other_id,
+        device,
+        institutions,
+        supervisor,
+        admin,
+    }
+}
+
+/// The request exercising `action` on `patient` for a caller, if a route does it.
+fn request_for(
+    action: Action,
+    role: Role,
+    patient: &str,
+    t: i64,
+) -> Option<(Method, String, Option<Value>)> {
+    let p = format!("/api/v1/patients/{patient}");
+    Some(match action {
+        Action::ReadOpen => (
+            Method::GET,
+            format!("{p}/readings?metric=steps&from=0"),
+            None,
+        ),
+        Action::ReadProtected => (
+            Method::GET,
+            format!("{p}/readings?metric=heart_rate&from=0"),
+            None,
+        ),
+        Action::WriteReadings if role == Role::Device => {
+            // A device writes only for its bound patient: the upload names no patient.
+            return None;
+        }
+        Action::WriteReadings => (
+            Method::POST,
+            format!("{p}/entries"),
+            Some(
+                json!({ "readings": [{ "metric": "steps", "t": t, "value": 10, "unit": "{steps}" }] }),
+            ),
+        ),
+        Action::WriteClinical => (
+            Method::POST,
+            format!("{p}/clinical"),
+            Some(
+                json!({ "readings": [{ "metric": "blood_pressure_systolic", "t": t, "value": 121, "unit": "mm[Hg]" }] }),
+            ),
+        ),
+        Action::ManageConsent => (Method::GET, format!("{p}/consents"), None),
+        Action::ManageDevices => (Method::GET, format!("{p}/devices"), None),
+        Action::ManageSettings => (Method::GET, format!("{p}/settings"), None),
+        Action::ReadAudit => (Method::GET, format!("{p}/access-log"), None),
+        // Corrections are not built yet: no route to exercise.
+        Action::CorrectRecord => return None,
+    })
+}
+
+/// What the table says, worked out here from the rule alone.
+fn expected(rule: Rule, action: Action, own: bool, consent_active: bool, role: Role) -> bool {
+    match rule {
+        Rule::Never | Rule::RequestOnly => false,
+        Rule::Own => own,
+        Rule::Always => true,
+        // Researchers get de-identified data only, never through a per-patient route.
+        Rule::Deidentified => false,
+        Rule::WithConsent => {
+            consent_active
+                && match action {
+                    Action::WriteClinical => role == Role::Hospital,
+                    Action::ReadProtected => role != Role::Enterprise,
+                    _ => true,
+                }
+        }
+    }
+}
+
+async fn check_matrix(w: &World, parties: &Parties, consent_active: bool, stage: &str) {
+    let mut t = now_ms() - 50_000;
+    for (action, rules) in MATRIX {
+        for (role, rule) in Role::ALL.into_iter().zip(rules) {
+            let caller = match role {
+                Role::Patient => parties.patient.clone(),
+                Role::Device => parties.device.clone(),
+                Role::Supervisor => parties.supervisor.clone(),
+                Role::Admin => parties.admin.clone(),
+                inst => parties
+                    .institutions
+                    .iter()
+                    .find(|(r, _, _)| *r == inst)
+                    .map(|(_, c, _)| c.clone())
+                    .unwrap(),
+            };
+            for (patient, own) in [(&parties.patient_id, true), (&parties.other_id, false)] {
+                t += 1;
+                let Some((method, path, body)) = request_for(action, role, patient, t) else {
+                    continue;
+                };
+                // Consent exists only for the first patient.
+                let want = expected(rule, action, own, consent_active && own, role);
+                let reply = w.call(&caller, method.clone(), &path, body).await;
+                let allowed = reply.status.is_success();
+                assert_eq!(
+                    allowed,
+                    want,
+                    "{stage}: {role:?} {action:?} {} patient: {} {}",
+                    if own {
+                        "own/consenting"
+                    } else {
+                        "someone else's"
+                    },
+                    reply.status,
+                    reply.body
+                );
+                if !allowed {
+                    assert!(
+                        matches!(
+                            reply.status,
+                            StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED
+                        ),
+                        "{stage}: {role:?} {action:?}: refusal must be 401/403, got {} {}",
+                        reply.status,
+                        reply.body
+                    );
+                    assert!(reply.body["error"]["code"].is_string());
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_matrix_holds_in_every_cell_before_during_and_after_consent() {
+    let w = World::new().await;
+    let parties = parties(&w).await;
+    check_matrix(&w, &parties, false, "no consent").await;
+
+    // The patient grants each institution what its role may have, signed with their key.
+    let mut grants = Vec::new();
+    for (role, _, id) in &parties.institutions {
+        let (access, sections) = match role {
+            Role::Hospital => (json!(["read", "write"]), json!(["open", "protected"])),
+            Role::Researcher => (json!(["read"]), json!(["open", "protected"])),
+            _ => (json!(["read"]), json!(["open"])),
+        };
+        let reply = w
+            .call(
+                &parties.patient,
+                Method::POST,
+                &format!("/api/v1/patients/{}/consents", parties.patient_id),
+                Some(json!({
+                    "institution_id": id, "access": access, "sections": sections,
+                    "purpose": "care", "expires_at": now_ms() + 86_400_000,
+                })),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "{role:?}: {}",
+            reply.body
+        );
+        grants.push(reply.body["grant_id"].as_str().unwrap().to_owned());
+    }
+    check_matrix(&w, &parties, true, "consent in force").await;
+
+    for grant in &grants {
+        let reply = w
+            .call(
+                &parties.patient,
+                Method::POST,
+                &format!(
+                    "/api/v1/patients/{}/consents/{grant}/revoke",
+                    parties.patient_id
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(reply.body["status"], "revoked");
+    }
+    check_matrix(&w, &parties, false, "consent revoked").await;
+}
+
+#[tokio::test]
+async fn consent_is_the_patients_own_act_and_every_institution_read_is_logged_on_chain() {
+    consent_scenario(World::new().await).await;
+}
+
+#[tokio::test]
+async fn consent_on_anvil_too() {
+    if let Some(world) = World::on_anvil().await {
+        consent_scenario(world).await;
+    }
+}
+
+async fn consent_scenario(w: World) {
+    let parties = parties(&w).await;
+    let (_, hospital, hospital_id) = parties.institutions[0].clone();
+    let (_, enterprise, enterprise_id) = parties.institutions[2].clone();
+    let consents = format!("/api/v1/patients/{}/consents", parties.patient_id);
+    let grant_body = |id: &str, sections: Value| {
+        json!({ "institution_id": id, "access": ["read"], "sections": sections,
+                "purpose": "check-up", "expires_at": now_ms() + 86_400_000 })
+    };
+
+    // A grant signed by another key is refused by the contract, and nothing is recorded.
+    let prepared = w
+        .call(
+            &parties.patient,
+            Method::POST,
+            &format!("{consents}/prepare"),
+            Some(grant_body(&hospital_id, json!(["protected"]))),
+        )
+        .await;
+    assert_eq!(prepared.status, StatusCode::OK, "{}", prepared.body);
+    let digest: B256 = prepared.body["digest"].as_str().unwrap().parse().unwrap();
+    let forged = sign_digest(&PrivateKeySigner::random(), digest).unwrap();
+    let mut body = grant_body(&hospital_id, json!(["protected"]));
+    body["signature"] = json!(hex::encode(forged));
+    body["nonce"] = prepared.body["nonce"].clone();
+    let refused = w
+        .call(&parties.patient, Method::POST, &consents, Some(body))
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert_eq!(refused.body["error"]["code"], "invalid_signature");
+    let listed = w.call(&parties.patient, Method::GET, &consents, None).await;
+    assert_eq!(listed.body["consents"].as_array().unwrap().len(), 0);
+
+    // Enterprise may never be granted the protected section; its open grant works.
+    let beyond = w
+        .call(
+            &parties.patient,
+            Method::POST,
+            &consents,
+            Some(grant_body(&enterprise_id, json!(["protected"]))),
+        )
+        .await;
+    assert_eq!(beyond.status, StatusCode::FORBIDDEN);
+    assert_eq!(beyond.body["error"]["code"], "beyond_role");
+    let granted = w
+        .call(
+            &parties.patient,
+            Method::POST,
+            &consents,
+            Some(grant_body(&enterprise_id, json!(["open"]))),
+        )
+        .await;
+    assert_eq!(granted.status, StatusCode::CREATED, "{}", granted.body);
+    let aggregate = w
+        .call(
+            &enterprise,
+            Method::GET,
+            &format!(
+                "/api/v1/query/aggregate?metric=steps&from=0&to={}",
+                now_ms()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(aggregate.status, StatusCode::OK, "{}", aggregate.body);
+    assert_eq!(aggregate.body["consenting_patients"], 1);
+    assert_eq!(aggregate.body["groups"][0]["total"], 120.0);
+    let all = w
+        .call(
+            &enterprise,
+            Method::GET,
+            &format!("/api/v1/patients/{}/readings?from=0", parties.patient_id),
+            None,
+        )
+        .await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    let metrics: Vec<&str> = all.body["readings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["metric"].as_str().unwrap())
+        .collect();
+    assert_eq!(metrics, ["steps"], "enterprise sees the open section only");
+
+    // The hospital, granted the protected section, reads it; the read is logged.
+    let granted = w
+        .call(
+            &parties.patient,
+            Method::POST,
+            &consents,
+            Some(grant_body(&hospital_id, json!(["protected"]))),
+        )
+        .await;
+    assert_eq!(granted.status, StatusCode::CREATED, "{}", granted.body);
+    let grant_id = granted.body["grant_id"].as_str().unwrap().to_owned();
+    let read = w
+        .call(
+            &hospital,
+            Method::GET,
+            &format!(
+                "/api/v1/patients/{}/readings?from=0&metric=heart_rate",
+                parties.patient_id
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    assert_eq!(read.body["readings"].as_array().unwrap().len(), 1);
+
+    // Revocation takes effect on the next request.
+    let revoked = w
+        .call(
+            &parties.patient,
+            Method::POST,
+            &format!("{consents}/{grant_id}/revoke"),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+    assert!(!w.ledger.is_active(grant_id.parse().unwrap()).await.unwrap());
+    let after = w
+        .call(
+            &hospital,
+            Method::GET,
+            &format!(
+                "/api/v1/patients/{}/readings?from=0&metric=heart_rate",
+                parties.patient_id
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(after.status, StatusCode::FORBIDDEN);
+    assert_eq!(after.body["error"]["code"], "consent_revoked");
+
+    // The access log lists the institutions' reads, and each entry verifies on chain.
+    w.commit_access_log().await;
+    let log = w
+        .call(
+            &parties.patient,
+            Method::GET,
+            &format!("/api/v1/patients/{}/access-log", parties.patient_id),
+            None,
+        )
+        .await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+    let entries = log.body["entries"].as_array().unwrap();
+    let hospital_reads: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["institution_id"] == hospital_id.as_str() && e["action"] == "read_protected")
+        .collect();
+    assert_eq!(hospital_reads.len(), 1, "{entries:#?}");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["institution_id"] == enterprise_id.as_str())
+    );
+    for e in entries {
+        assert_eq!(e["verified"], true, "{e}");
+    }
+    // The supervisor audits the same log; others may not.
+    let audit = w
+        .call(
+            &parties.supervisor,
+            Method::GET,
+            "/api/v1/audit/access-log",
+            None,
+        )
+        .await;
+    assert_eq!(audit.status, StatusCode::OK);
+    assert!(audit.body["entries"].as_array().unwrap().len() >= entries.len());
+    let denied = w
+        .call(&hospital, Method::GET, "/api/v1/audit/access-log", None)
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn sign_in_sessions_tokens_devices_and_recovery() {
+    let w = World::new().await;
+    let (signup, _recovery) = w.sign_up("patient", "p@example.org").await;
+    let patient_id = signup.body["account"]["patient_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let session = Caller {
+        cookie: signup.cookie.clone(),
+        csrf: signup.body["csrf_token"].as_str().map(str::to_owned),
+        bearer: None,
+    };
+    let devices = format!("/api/v1/patients/{patient_id}/devices");
+
+    // A state change on a session without the CSRF token is refused and changes nothing.
+    let no_csrf = Caller {
+        csrf: None,
+        ..session.clone()
+    };
+    let refused = w
+        .call(
+            &no_csrf,
+            Method::POST,
+            &devices,
+            Some(json!({ "name": "w" })),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.body["error"]["code"], "csrf");
+    assert_eq!(
+        w.call(&session, Method::GET, &devices, None).await.body["devices"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+
+    // Scoped API tokens: read-only may read, not write.
+    let token = w
+        .call(
+            &session,
+            Method::POST,
+            "/api/v1/auth/tokens",
+            Some(json!({ "name": "script", "scopes": ["read"] })),
+        )
+        .await;
+    assert_eq!(token.status, StatusCode::CREATED, "{}", token.body);
+    let reader = Caller {
+        bearer: token.body["token"].as_str().map(str::to_owned),
+        ..Caller::default()
+    };
+    assert_eq!(
+        w.call(&reader, Method::GET, &devices, None).await.status,
+        StatusCode::OK
+    );
+    let write = w
+        .call(
+            &reader,
+            Method::POST,
+            &devices,
+            Some(json!({ "name": "w" })),
+        )
+        .await;
+    assert_eq!(write.status, StatusCode::FORBIDDEN);
+    assert_eq!(write.body["error"]["code"], "insufficient_scope");
+
+    // Pair, change the interval, revoke: the revoked token is refused at once.
+    let paired = w
+        .call(
+            &session,
+            Method::POST,
+            &devices,
+            Some(json!({ "name": "watch" })),
+        )
+        .await;
+    assert_eq!(paired.status, StatusCode::CREATED);
+    let device_id = paired.body["device"].as_str().unwrap().to_owned();
+    let device = Caller {
+        bearer: paired.body["token"].as_str().map(str::to_owned),
+        ..Caller::default()
+    };
+    let changed = w
+        .call(
+            &session,
+            Method::PATCH,
+            &format!("{devices}/{device_id}"),
+            Some(json!({ "upload_interval_s": 120 })),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT);
+    let up = w
+        .call(
+            &device,
+            Method::POST,
+            "/api/v1/readings",
+            Some(readings_body(now_ms() - 1000)),
+        )
+        .await;
+    assert_eq!(up.body["upload_interval_s"], 120);
+    let listed = w.call(&session, Method::GET, &devices, None).await;
+    assert!(listed.body["devices"][0]["last_upload_at"].is_i64());
+    assert_eq!(
+        w.call(
+            &session,
+            Method::DELETE,
+            &format!("{devices}/{device_id}"),
+            None
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+    let after = w
+        .call(
+            &device,
+            Method::POST,
+            "/api/v1/readings",
+            Some(readings_body(now_ms() - 500)),
+        )
+        .await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+
+    // Wrong passwords are refused, then rate limited.
+    for _ in 0..5 {
+        let (reply, _) = w.sign_in("p@example.org", "wrong password!!").await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.body["error"]["code"], "invalid_credentials");
+    }
+    let (limited, _) = w.sign_in("p@example.org", "a long enough password").await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+
+    // Recovery with the recovery key shown at sign-up sets a new password; the old
+    // session ends.
+    let bad = w
+        .call(&Caller::default(), Method::POST, "/api/v1/auth/recover",
+            Some(json!({ "email": "p@example.org", "recovery_key": "00".repeat(32), "new_password": "another long password" })))
+        .await;
+    assert_eq!(
+        bad.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "still limited: {}",
+        bad.body
+    );
+}
+
+#[tokio::test]
+async fn recovery_and_password_change_keep_the_consent_key() {
+    let w = World::new().await;
+    let (signup, recovery) = w.sign_up("patient", "r@example.org").await;
+    let address = signup.body["account"]["address"].clone();
+    let session = Caller {
+        cookie: signup.cookie.clone(),
+        csrf: signup.body["csrf_token"].as_str().map(str::to_owned),
+        bearer: None,
+    };
+    let changed = w
+        .call(&session, Method::POST, "/api/v1/auth/password",
+            Some(json!({ "current_password": "a long enough password", "new_password": "a new long password" })))
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    let old = w
+        .call(&session, Method::GET, "/api/v1/auth/session", None)
+        .await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(old.body["error"]["code"], "session_expired");
+
+    let wrong = w
+        .call(&Caller::default(), Method::POST, "/api/v1/auth/recover",
+            Some(json!({ "email": "r@example.org", "recovery_key": "11".repeat(32), "new_password": "recovered password" })))
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.body["error"]["code"], "invalid_recovery_key");
+    let recovered = w
+        .call(&Caller::default(), Method::POST, "/api/v1/auth/recover",
+            Some(json!({ "email": "r@example.org", "recovery_key": recovery, "new_password": "recovered password" })))
+        .await;
+    assert_eq!(
+        recovered.status,
+        StatusCode::NO_CONTENT,
+        "{}",
+        recovered.body
+    );
+    let (reply, _) = w.sign_in("r@example.org", "recovered password").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.body["account"]["address"], address,
+        "the same consent key"
+    );
+}
+
+#[tokio::test]
+async fn a_hospital_with_write_consent_records_clinical_results_the_patient_cannot_alter() {
+    let w = World::new().await;
+    let parties = parties(&w).await;
+    let (_, hospital, hospital_id) = parties.institutions[0].clone();
+    let base = format!("/api/v1/patients/{}", parties.patient_id);
+    let checkup = |loinc: &str| {
+        json!({
+            "readings": [
+                { "metric": "blood_pressure_systolic", "t": now_ms() - 5_000, "value": 128, "unit": "mm[Hg]" },
+                { "metric": "blood_pressure_diastolic", "t": now_ms() - 5_000, "value": 82, "unit": "mm[Hg]" },
+            ],
+            "results": [
+                { "loinc": loinc, "display": "Glucose [Moles/volume] in Serum or Plasma", "value": 5.4, "unit": "mmol/L" },
+                { "loinc": "4548-4", "display": "Hemoglobin A1c", "value": 5.6, "unit": "%" },
+            ],
+            "note": "Annual check-up; fasting sample.",
+        })
+    };
+    // Read consent alone does not allow writing.
+    let read_only = w
+        .call(&parties.patient, Method::POST, &format!("{base}/consents"),
+            Some(json!({ "institution_id": hospital_id, "access": ["read"], "sections": ["protected"],
+                         "purpose": "care", "expires_at": now_ms() + 86_400_000 })))
+        .await;
+    assert_eq!(read_only.status, StatusCode::CREATED);
+    let refused = w
+        .call(
+            &hospital,
+            Method::POST,
+            &format!("{base}/clinical"),
+            Some(checkup("2345-7")),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+
+    let write = w
+        .call(&parties.patient, Method::POST, &format!("{base}/consents"),
+            Some(json!({ "institution_id": hospital_id, "access": ["read", "write"], "sections": ["open", "protected"],
+                         "purpose": "check-up", "expires_at": now_ms() + 86_400_000 })))
+        .await;
+    assert_eq!(write.status, StatusCode::CREATED, "{}", write.body);
+
+    // A wrong LOINC check digit is named, and nothing of the check-up is stored.
+    let bad = w
+        .call(
+            &hospital,
+            Method::POST,
+            &format!("{base}/clinical"),
+            Some(checkup("2345-8")),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(
+        bad.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("results[0].loinc")
+    );
+    let systolic = format!("{base}/readings?from=0&metric=blood_pressure_systolic");
+    assert_eq!(
+        w.call(&parties.patient, Method::GET, &systolic, None)
+            .await
+            .body["readings"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+
+    let written = w
+        .call(
+            &hospital,
+            Method::POST,
+            &format!("{base}/clinical"),
+            Some(checkup("2345-7")),
+        )
+        .await;
+    assert_eq!(written.status, StatusCode::CREATED, "{}", written.body);
+    let source = written.body["source"].as_str().unwrap().to_owned();
+
+    // The patient reads both the readings and the note, with the hospital as their source.
+    let readings = w.call(&parties.patient, Method::GET, &systolic, None).await;
+    assert_eq!(readings.body["readings"][0]["device"], source.as_str());
+    let notes = w
+        .call(
+            &parties.patient,
+            Method::GET,
+            &format!("{base}/clinical"),
+            None,
+        )
+        .await;
+    assert_eq!(notes.status, StatusCode::OK);
+    let note = &notes.body["notes"][0];
+    assert_eq!(note["source"], source.as_str());
+    assert_eq!(note["note"]["institution"], hospital_id.as_str());
+    assert_eq!(note["note"]["results"][1]["loinc"], "4548-4");
+    // The note is a record of the patient's chain like any other.
+    let records = w
+        .call(
+            &parties.patient,
+            Method::GET,
+            &format!("{base}/records"),
+            None,
+        )
+        .await;
+    assert!(
+        records.body["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == note["record"])
+    );
+
+    // The patient cannot write clinical results (nor alter any: no route changes a record).
+    let patient_write = w
+        .call(
+            &parties.patient,
+            Method::POST,
+            &format!("{base}/clinical"),
+            Some(checkup("2345-7")),
+        )
+        .await;
+    assert_eq!(patient_write.status, StatusCode::FORBIDDEN);
+    assert_eq!(patient_write.body["error"]["code"], "not_permitted");
+}
