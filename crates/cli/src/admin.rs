@@ -156,7 +156,7 @@ fn read_password(path: &Path) -> Result<Zeroizing<String>> {
 }
 
 /// A random password: URL-safe base64 of [`GENERATED_PASSWORD_BYTES`] random bytes.
-fn generate_password() -> Zeroizing<String> {
+pub(crate) fn generate_password() -> Zeroizing<String> {
     let mut bytes = Zeroizing::new([0u8; GENERATED_PASSWORD_BYTES]);
     rand::rng().fill_bytes(bytes.as_mut());
     Zeroizing::new(URL_SAFE_NO_PAD.encode(bytes.as_ref()))

@@ -72,6 +72,7 @@ struct FileConfig {
     chain_rpc: Option<String>,
     chain_key_file: Option<PathBuf>,
     anchors_address: Option<alloy::primitives::Address>,
+    secure_cookies: Option<bool>,
     #[serde(default, with = "humantime_serde_opt")]
     block_time: Option<std::time::Duration>,
 }
@@ -107,6 +108,8 @@ pub(crate) struct Config {
     pub(crate) chain_key_file: Option<PathBuf>,
     /// Anchors contract already deployed on the external chain.
     pub(crate) anchors_address: Option<alloy::primitives::Address>,
+    /// Session cookies carry `Secure` (served over TLS, directly or behind a proxy).
+    pub(crate) secure_cookies: bool,
 }
 
 impl Config {
@@ -150,6 +153,7 @@ impl Config {
             chain_rpc: chain.chain_rpc.clone().or(file.chain_rpc),
             chain_key_file: chain.chain_key_file.clone().or(file.chain_key_file),
             anchors_address: chain.anchors_address.or(file.anchors_address),
+            secure_cookies: file.secure_cookies.unwrap_or(api.secure_cookies),
         })
     }
 

@@ -1,4 +1,5 @@
-//! `vitalis demo`: a server with demo patients and simulated watches, and directions.
+//! `vitalis demo`: a server with demo accounts (patients with simulated watches, a
+//! hospital and a public-health office with consent, a supervisor) and directions.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use vitalis_server::tokens;
 use vitalis_simulator::upload::{SimConfig, SimDevice};
 
 use crate::config::{ChainArgs, Config, StoreArgs};
@@ -69,25 +69,17 @@ pub(crate) async fn run(args: DemoArgs) -> Result<()> {
     println!("  npx cast block-number --rpc-url {chain}");
     println!("  npx cast call {anchors} 'anchorCount()(uint256)' --rpc-url {chain}");
     println!();
-    let mut devices = Vec::new();
-    for n in 1..=args.patients {
-        let patient = tokens::add_patient(running.store.as_ref()).await?;
-        let device = tokens::add_device(running.store.as_ref(), &patient.patient).await?;
-        let (id, token) = (&patient.patient, &patient.token);
-        println!("Demo patient {n}: id {id}");
-        println!("  token: {token}");
-        println!(
-            "  readings: curl -H 'Authorization: Bearer {token}' '{base}/api/v1/patients/{id}/readings?metric=heart_rate&limit=20'"
-        );
-        println!(
-            "  live:     curl -N -H 'Authorization: Bearer {token}' {base}/api/v1/patients/{id}/live"
-        );
-        println!(
-            "  records:  curl -H 'Authorization: Bearer {token}' {base}/api/v1/patients/{id}/records"
-        );
-        println!();
-        devices.push(SimDevice::new(device.token));
+    let accounts =
+        crate::demo_accounts::create(&base, running.store.as_ref(), args.patients).await?;
+    for line in &accounts.lines {
+        println!("{line}");
     }
+    println!();
+    let devices: Vec<SimDevice> = accounts
+        .device_tokens
+        .into_iter()
+        .map(SimDevice::new)
+        .collect();
     println!(
         "{} simulated watches upload the last {} now, then every {}. Ctrl-C stops.",
         devices.len(),

@@ -4,6 +4,7 @@
 mod admin;
 mod config;
 mod demo;
+mod demo_accounts;
 mod identity;
 mod keys;
 mod serve;

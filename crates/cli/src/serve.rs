@@ -304,7 +304,7 @@ pub(crate) async fn start(config: &Config) -> Result<Running> {
         pipeline,
         ApiConfig {
             max_body_bytes: config.max_body_bytes,
-            ..ApiConfig::default()
+            secure_cookies: config.secure_cookies,
         },
         Some(verifier),
         Some(permissions),
@@ -316,9 +316,13 @@ pub(crate) async fn start(config: &Config) -> Result<Running> {
     tracing::info!(%addr, store = %redact(&config.database_url), "serving");
     let app = vitalis_server::router(state);
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        // Client addresses reach the handlers for per-address sign-in rate limits.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
     });
     Ok(Running {
         addr,

@@ -224,6 +224,30 @@ async fn blocking<T: Send + 'static>(
     })
 }
 
+/// Seals an account's signing key under its password and under a fresh recovery key, as
+/// sign-up does; returns the sealed key and the recovery key's display form (shown once).
+/// For tools that create accounts outside the API.
+pub fn seal_account_key(
+    email: &str,
+    password: &str,
+    key: &PrivateKeySigner,
+) -> Result<(SealedKey, String), seal::SealError> {
+    let mut rng = rand::rng();
+    let aad = key_aad(email);
+    let secret = key.to_bytes();
+    let (recovery, recovery_text) = seal::new_recovery_key(&mut rng);
+    let by_password = seal::seal_with_password(password, secret.as_slice(), &aad, &mut rng)?;
+    let by_recovery = seal::seal_with_recovery(&recovery, secret.as_slice(), &aad, &mut rng)?;
+    Ok((
+        SealedKey {
+            address: key.address().into_array(),
+            by_password,
+            by_recovery,
+        },
+        recovery_text,
+    ))
+}
+
 /// `POST /auth/signup` body.
 #[derive(Debug, Deserialize)]
 pub(crate) struct SignUp {
@@ -278,21 +302,11 @@ pub(crate) async fn sign_up(
         None
     };
 
-    let password = body.password.clone();
-    let aad = key_aad(&body.email);
+    let (password, email) = (body.password.clone(), body.email.clone());
     let (password_hash, key, recovery_text, signer) = blocking(move || {
-        let mut rng = rand::rng();
         let signer = PrivateKeySigner::random();
-        let secret = signer.to_bytes();
-        let (recovery, recovery_text) = seal::new_recovery_key(&mut rng);
-        let by_password = seal::seal_with_password(&password, secret.as_slice(), &aad, &mut rng)?;
-        let by_recovery = seal::seal_with_recovery(&recovery, secret.as_slice(), &aad, &mut rng)?;
-        let hash = seal::hash_password(&password, &mut rng)?;
-        let key = SealedKey {
-            address: signer.address().into_array(),
-            by_password,
-            by_recovery,
-        };
+        let (key, recovery_text) = seal_account_key(&email, &password, &signer)?;
+        let hash = seal::hash_password(&password, &mut rand::rng())?;
         Ok::<_, seal::SealError>((hash, key, recovery_text, signer))
     })
     .await?

@@ -1040,3 +1040,164 @@ async fn a_hospital_with_write_consent_records_clinical_results_the_patient_cann
     assert_eq!(patient_write.status, StatusCode::FORBIDDEN);
     assert_eq!(patient_write.body["error"]["code"], "not_permitted");
 }
+
+#[tokio::test]
+async fn a_patient_signing_with_their_own_wallet_cannot_be_replayed_or_used_on_another_patient() {
+    let w = World::new().await;
+    let parties = parties(&w).await;
+    let (_, hospital, hospital_id) = parties.institutions[0].clone();
+
+    // A patient whose key the test holds, as a wallet would.
+    let wallet = PrivateKeySigner::random();
+    let (sealed, _) = vitalis_server::accounts::seal_account_key(
+        "wallet@example.org",
+        "wallet password 123",
+        &wallet,
+    )
+    .unwrap();
+    let hash = seal::hash_password("wallet password 123", &mut rand::rng()).unwrap();
+    w.store
+        .create_account(NewAccount {
+            role: Role::Patient,
+            email: "wallet@example.org".into(),
+            name: "w".into(),
+            password_hash: Some(hash),
+            status: AccountStatus::Active,
+            institution: None,
+            key: Some(sealed),
+        })
+        .await
+        .unwrap();
+    let (reply, patient) = w.sign_in("wallet@example.org", "wallet password 123").await;
+    let patient_id = reply.body["account"]["patient_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let consents = format!("/api/v1/patients/{patient_id}/consents");
+    let body = json!({ "institution_id": hospital_id, "access": ["read"], "sections": ["open"],
+                       "purpose": "study", "expires_at": now_ms() + 86_400_000 });
+
+    let prepared = w
+        .call(
+            &patient,
+            Method::POST,
+            &format!("{consents}/prepare"),
+            Some(body.clone()),
+        )
+        .await;
+    let digest: B256 = prepared.body["digest"].as_str().unwrap().parse().unwrap();
+    let mut signed = body.clone();
+    signed["signature"] = json!(hex::encode(sign_digest(&wallet, digest).unwrap()));
+    signed["nonce"] = prepared.body["nonce"].clone();
+    let granted = w
+        .call(&patient, Method::POST, &consents, Some(signed.clone()))
+        .await;
+    assert_eq!(granted.status, StatusCode::CREATED, "{}", granted.body);
+    assert_eq!(
+        granted.body["grant_id"].as_str().unwrap(),
+        format!("{digest}")
+    );
+    let read = w
+        .call(
+            &hospital,
+            Method::GET,
+            &format!("/api/v1/patients/{patient_id}/readings?from=0"),
+            None,
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+
+    // The same signature again is a replay: the contract has used its nonce.
+    let replayed = w
+        .call(&patient, Method::POST, &consents, Some(signed.clone()))
+        .await;
+    assert_eq!(replayed.status, StatusCode::CONFLICT, "{}", replayed.body);
+    assert_eq!(replayed.body["error"]["code"], "stale_nonce");
+
+    // A consent for someone else's data is refused before anything is signed.
+    let others = w
+        .call(
+            &patient,
+            Method::POST,
+            &format!("/api/v1/patients/{}/consents", parties.patient_id),
+            Some(signed),
+        )
+        .await;
+    assert_eq!(others.status, StatusCode::FORBIDDEN);
+    assert_eq!(others.body["error"]["code"], "not_own_data");
+    let listed = w.call(&patient, Method::GET, &consents, None).await;
+    assert_eq!(
+        listed.body["consents"].as_array().unwrap().len(),
+        1,
+        "nothing recorded twice"
+    );
+}
+
+#[tokio::test]
+async fn a_device_paired_with_a_key_must_sign_its_uploads() {
+    use base64::Engine;
+    use ed25519_dalek::Signer;
+    let w = World::new().await;
+    let (signup, _) = w.sign_up("patient", "signer@example.org").await;
+    let patient = Caller {
+        cookie: signup.cookie.clone(),
+        csrf: signup.body["csrf_token"].as_str().map(str::to_owned),
+        bearer: None,
+    };
+    let patient_id = signup.body["account"]["patient_id"].as_str().unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let paired = w
+        .call(&patient, Method::POST, &format!("/api/v1/patients/{patient_id}/devices"),
+            Some(json!({ "name": "signed watch", "public_key": hex::encode(key.verifying_key().as_bytes()) })))
+        .await;
+    assert_eq!(paired.status, StatusCode::CREATED, "{}", paired.body);
+    let token = paired.body["token"].as_str().unwrap().to_owned();
+    let body = readings_body(now_ms() - 2_000).to_string();
+    let upload = |signature: Option<String>| {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/readings")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(sig) = signature {
+            request = request.header("x-vitalis-signature", sig);
+        }
+        request.body(Body::from(body.clone())).unwrap()
+    };
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+
+    let unsigned = w.app.clone().oneshot(upload(None)).await.unwrap();
+    assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+    let other_key = ed25519_dalek::SigningKey::from_bytes(&[8; 32]);
+    let wrong = w
+        .app
+        .clone()
+        .oneshot(upload(Some(b64(&other_key
+            .sign(body.as_bytes())
+            .to_bytes()))))
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let readings = format!("/api/v1/patients/{patient_id}/readings?from=0");
+    assert_eq!(
+        w.call(&patient, Method::GET, &readings, None).await.body["readings"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let signed = w
+        .app
+        .clone()
+        .oneshot(upload(Some(b64(&key.sign(body.as_bytes()).to_bytes()))))
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), StatusCode::OK);
+    assert_eq!(
+        w.call(&patient, Method::GET, &readings, None).await.body["readings"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
