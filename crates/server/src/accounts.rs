@@ -57,6 +57,11 @@ impl Keyring {
             .insert(session, key);
     }
 
+    /// Drops the key of a session that has ended.
+    pub(crate) fn forget(&self, session: &[u8; 32]) {
+        self.remove(session);
+    }
+
     fn remove(&self, session: &[u8; 32]) {
         self.keys
             .lock()

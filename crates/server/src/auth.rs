@@ -127,6 +127,8 @@ impl FromRequestParts<AppState> for Principal {
         if let Some(cookie) = session_cookie(parts) {
             let id_hash = tokens::hash(cookie);
             let Some(session) = state.store.session(id_hash, now).await? else {
+                // An ended session's key leaves memory with it.
+                state.keyring.forget(&id_hash);
                 return Err(ApiError::refused(
                     StatusCode::UNAUTHORIZED,
                     "session_expired",

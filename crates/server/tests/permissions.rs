@@ -1201,3 +1201,102 @@ async fn a_device_paired_with_a_key_must_sign_its_uploads() {
         2
     );
 }
+
+#[tokio::test]
+async fn a_metric_moved_to_the_protected_section_leaves_the_open_sections_readers() {
+    let w = World::new().await;
+    let parties = parties(&w).await;
+    let (_, enterprise, enterprise_id) = parties.institutions[2].clone();
+    let base = format!("/api/v1/patients/{}", parties.patient_id);
+    let granted = w
+        .call(
+            &parties.patient,
+            Method::POST,
+            &format!("{base}/consents"),
+            Some(
+                json!({ "institution_id": enterprise_id, "access": ["read"], "sections": ["open"],
+                         "purpose": "statistics", "expires_at": now_ms() + 86_400_000 }),
+            ),
+        )
+        .await;
+    assert_eq!(granted.status, StatusCode::CREATED);
+    w.call(
+        &parties.patient,
+        Method::PUT,
+        &format!("{base}/settings"),
+        Some(json!({ "region": "North" })),
+    )
+    .await;
+    let by_region = w
+        .call(
+            &enterprise,
+            Method::GET,
+            &format!(
+                "/api/v1/query/aggregate?metric=steps&from=0&to={}&group=region",
+                now_ms()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(
+        by_region.body["groups"][0]["region"], "North",
+        "{}",
+        by_region.body
+    );
+
+    // Bad settings are named and change nothing.
+    let bad = w
+        .call(
+            &parties.patient,
+            Method::PUT,
+            &format!("{base}/settings"),
+            Some(json!({ "sections": { "steps": "secret" } })),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.body["error"]["field"], "sections");
+    let moved = w
+        .call(
+            &parties.patient,
+            Method::PUT,
+            &format!("{base}/settings"),
+            Some(json!({ "sections": { "steps": "protected" } })),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    assert_eq!(moved.body["sections"]["steps"], "protected");
+
+    // Steps stored from now on are protected: the open-section reader sees only the old ones.
+    let t = now_ms() - 1_000;
+    let up = w
+        .call(&parties.device, Method::POST, "/api/v1/readings",
+            Some(json!({ "readings": [{ "metric": "steps", "t": t, "value": 50, "unit": "{steps}" }] })))
+        .await;
+    assert_eq!(up.body["records"][0]["section"], "protected", "{}", up.body);
+    let seen = w
+        .call(
+            &enterprise,
+            Method::GET,
+            &format!("{base}/readings?from=0"),
+            None,
+        )
+        .await;
+    let times: Vec<i64> = seen.body["readings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["t"].as_i64().unwrap())
+        .collect();
+    assert_eq!(times.len(), 1, "only the earlier open steps: {}", seen.body);
+    assert!(!times.contains(&t));
+    // Asking for steps by name is now refused outright.
+    let named = w
+        .call(
+            &enterprise,
+            Method::GET,
+            &format!("{base}/readings?from=0&metric=steps"),
+            None,
+        )
+        .await;
+    assert_eq!(named.status, StatusCode::FORBIDDEN);
+}

@@ -77,7 +77,22 @@ pub(crate) async fn stream(
             "the live stream is the patient's own view",
         ));
     }
-    principal.require_scope("read")?;
+    let permit = crate::permit::authorize(
+        &state,
+        &principal,
+        vitalis_access::Action::ReadProtected,
+        &me,
+    )
+    .await?;
+    crate::permit::log_access(
+        &state,
+        &principal,
+        &me,
+        vitalis_access::Action::ReadProtected,
+        &permit,
+        "live stream opened".to_owned(),
+    )
+    .await?;
     let events =
         BroadcastStream::new(state.pipeline.subscribe()).filter_map(move |item| match item {
             Ok(batch) if batch.patient == me => Some(Ok(event_of(&batch))),
