@@ -126,21 +126,28 @@ pub(crate) fn record_anchor(row: &AnyRow) -> Result<Option<RecordAnchor>> {
         return Ok(None);
     };
     let root: Vec<u8> = row.try_get("root")?;
-    let on_chain = match (
-        row.try_get::<Option<i64>, _>("chain_index")?,
-        row.try_get::<Option<i64>, _>("block_number")?,
-        row.try_get::<Option<Vec<u8>>, _>("tx_hash")?,
-    ) {
-        (Some(index), Some(block), Some(tx)) => Some(AnchorOnChain {
-            index: index as u64,
-            block_number: block as u64,
-            tx_hash: fixed_bytes(&tx)?,
-        }),
-        _ => None,
-    };
     Ok(Some(RecordAnchor {
         root: fixed_bytes(&root)?,
         proof,
-        on_chain,
+        on_chain: on_chain_columns(row)?,
     }))
+}
+
+/// Where a batch is on the ledger, from the columns `chain_index`, `block_number` and
+/// `tx_hash` (all set once it is mined; `None` while pending).
+pub(crate) fn on_chain_columns(row: &AnyRow) -> Result<Option<AnchorOnChain>> {
+    Ok(
+        match (
+            row.try_get::<Option<i64>, _>("chain_index")?,
+            row.try_get::<Option<i64>, _>("block_number")?,
+            row.try_get::<Option<Vec<u8>>, _>("tx_hash")?,
+        ) {
+            (Some(index), Some(block), Some(tx)) => Some(AnchorOnChain {
+                index: index as u64,
+                block_number: block as u64,
+                tx_hash: fixed_bytes(&tx)?,
+            }),
+            _ => None,
+        },
+    )
 }

@@ -133,18 +133,7 @@ fn access_from(row: &AnyRow) -> Result<AccessEntry> {
         (Some(root), Some(proof)) => Some(AccessEntryBatch {
             root: fixed_bytes(&root)?,
             proof,
-            on_chain: match (
-                row.try_get::<Option<i64>, _>("chain_index")?,
-                row.try_get::<Option<i64>, _>("block_number")?,
-                row.try_get::<Option<Vec<u8>>, _>("tx_hash")?,
-            ) {
-                (Some(index), Some(block), Some(tx)) => Some(AnchorOnChain {
-                    index: index as u64,
-                    block_number: block as u64,
-                    tx_hash: fixed_bytes(&tx)?,
-                }),
-                _ => None,
-            },
+            on_chain: crate::anchors::on_chain_columns(row)?,
         }),
         _ => None,
     };

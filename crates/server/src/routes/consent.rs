@@ -14,8 +14,7 @@ use serde_json::{Value, json};
 use vitalis_access::{Action, Role};
 use vitalis_chain::ledger::LedgerError;
 use vitalis_chain::permissions::{
-    ACCESS_READ, ACCESS_WRITE, Grant, PermissionLedger, SECTION_OPEN, SECTION_PROTECTED,
-    expiry_secs, sign_digest,
+    ACCESS_READ, ACCESS_WRITE, Grant, SECTION_OPEN, SECTION_PROTECTED, expiry_secs, sign_digest,
 };
 use vitalis_model::{Metric, PatientId};
 use vitalis_store::directory::{AccountStatus, ConsentRecord};
@@ -26,6 +25,7 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::permit::authorize;
 use crate::routes::read::patient_of;
+use crate::routes::{institution_address, permission_ledger};
 
 /// `POST /patients/{id}/consents` (and `…/prepare`) body.
 #[derive(Debug, Deserialize)]
@@ -44,16 +44,6 @@ pub(crate) struct GrantRequest {
     /// The nonce the signature was made with.
     #[serde(default)]
     nonce: Option<u64>,
-}
-
-fn ledger(state: &AppState) -> Result<&PermissionLedger, ApiError> {
-    state.permissions.as_deref().ok_or_else(|| {
-        ApiError::refused(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ledger_unavailable",
-            "this server has no ledger to record consent on",
-        )
-    })
 }
 
 fn ledger_error(e: LedgerError) -> ApiError {
@@ -135,7 +125,7 @@ async fn prepare_grant(
 ) -> Result<Prepared, ApiError> {
     authorize(state, principal, Action::ManageConsent, patient).await?;
     principal.require_scope("write")?;
-    let ledger = ledger(state)?;
+    let ledger = permission_ledger(state)?;
     let institution = state
         .store
         .institution(&body.institution_id)
@@ -235,11 +225,7 @@ async fn prepare_grant(
         .iter()
         .map(|m| Metric::all().position(|c| c == *m).unwrap_or(0))
         .fold(0u64, |bits, i| bits | (1u64 << i));
-    let grantee: Address = institution.address.parse().map_err(|_| {
-        ApiError::Store(vitalis_store::StoreError::Corrupt(
-            "institution address".into(),
-        ))
-    })?;
+    let grantee = institution_address(&institution)?;
     Ok(Prepared {
         grant: Grant {
             patient: patient_key,
@@ -265,7 +251,7 @@ pub(crate) async fn prepare(
 ) -> Result<Json<Value>, ApiError> {
     let patient = patient_of(&id)?;
     let prepared = prepare_grant(&state, &principal, &patient, &body).await?;
-    let ledger = ledger(&state)?;
+    let ledger = permission_ledger(&state)?;
     Ok(Json(json!({
         "digest": ledger.grant_digest(&prepared.grant),
         "nonce": prepared.grant.nonce,
@@ -283,7 +269,8 @@ pub(crate) async fn prepare(
     })))
 }
 
-fn consent_view(c: &ConsentRecord, now: i64) -> Value {
+/// A grant as the API shows it, with its status now.
+pub(crate) fn consent_view(c: &ConsentRecord, now: i64) -> Value {
     let status = if c.revoked_at.is_some() {
         "revoked"
     } else if c.expires_at <= now {
@@ -332,7 +319,7 @@ pub(crate) async fn grant(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let patient = patient_of(&id)?;
     let prepared = prepare_grant(&state, &principal, &patient, &body).await?;
-    let ledger = ledger(&state)?;
+    let ledger = permission_ledger(&state)?;
     let digest = ledger.grant_digest(&prepared.grant);
     let signature = match &body.signature {
         Some(text) => parse_signature(text)?,
@@ -438,7 +425,7 @@ pub(crate) async fn revoke(
             "this grant was revoked already",
         ));
     }
-    let ledger = ledger(&state)?;
+    let ledger = permission_ledger(&state)?;
     let key = patient_address(&principal)?;
     let nonce = match body.nonce {
         Some(n) => n,

@@ -11,7 +11,33 @@ pub(crate) mod verify;
 use axum::Json;
 use serde_json::{Value, json};
 
+use crate::AppState;
 use crate::error::ApiError;
+
+/// The ledger's consent contract, registry and access log, or 503 on a server without.
+pub(crate) fn permission_ledger(
+    state: &AppState,
+) -> Result<&vitalis_chain::permissions::PermissionLedger, ApiError> {
+    state.permissions.as_deref().ok_or_else(|| {
+        ApiError::refused(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "ledger_unavailable",
+            "this server has no ledger for consent and institutions",
+        )
+    })
+}
+
+/// An institution's address on the ledger, as stored.
+pub(crate) fn institution_address(
+    institution: &vitalis_store::directory::Institution,
+) -> Result<alloy::primitives::Address, ApiError> {
+    institution.address.parse().map_err(|_| {
+        ApiError::Store(vitalis_store::StoreError::Corrupt(format!(
+            "address of institution {}",
+            institution.id
+        )))
+    })
+}
 
 pub(crate) async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::B256;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -29,6 +29,7 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::permit::{authorize, log_access};
 use crate::routes::read::patient_of;
+use crate::routes::{institution_address, permission_ledger};
 
 fn supervisor_only(principal: &Principal) -> Result<(), ApiError> {
     if principal.role == Role::Supervisor {
@@ -39,6 +40,16 @@ fn supervisor_only(principal: &Principal) -> Result<(), ApiError> {
             "only the supervisor may do this",
         ))
     }
+}
+
+/// The institution named in the path, for the supervisor only.
+async fn institution_for_supervisor(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<vitalis_store::directory::Institution, ApiError> {
+    supervisor_only(principal)?;
+    state.store.institution(id).await?.ok_or(ApiError::NotFound)
 }
 
 fn ledger_unavailable(e: impl std::fmt::Display) -> ApiError {
@@ -57,12 +68,7 @@ pub(crate) async fn approve(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    supervisor_only(&principal)?;
-    let inst = state
-        .store
-        .institution(&id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let inst = institution_for_supervisor(&state, &principal, &id).await?;
     if inst.status == AccountStatus::Active {
         return Err(ApiError::refused(
             StatusCode::CONFLICT,
@@ -70,14 +76,8 @@ pub(crate) async fn approve(
             "already approved",
         ));
     }
-    let ledger = state
-        .permissions
-        .as_deref()
-        .ok_or_else(|| ledger_unavailable("no ledger"))?;
-    let account: Address = inst
-        .address
-        .parse()
-        .map_err(|_| ApiError::Store(vitalis_store::StoreError::Corrupt("address".into())))?;
+    let ledger = permission_ledger(&state)?;
+    let account = institution_address(&inst)?;
     let role = match inst.role {
         Role::Hospital => InstitutionRole::Hospital,
         Role::Researcher => InstitutionRole::Researcher,
@@ -114,12 +114,7 @@ pub(crate) async fn suspend(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    supervisor_only(&principal)?;
-    let inst = state
-        .store
-        .institution(&id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let inst = institution_for_supervisor(&state, &principal, &id).await?;
     if inst.status == AccountStatus::Suspended {
         return Err(ApiError::refused(
             StatusCode::CONFLICT,
@@ -128,14 +123,8 @@ pub(crate) async fn suspend(
         ));
     }
     if inst.status == AccountStatus::Active {
-        let ledger = state
-            .permissions
-            .as_deref()
-            .ok_or_else(|| ledger_unavailable("no ledger"))?;
-        let account: Address = inst
-            .address
-            .parse()
-            .map_err(|_| ApiError::Store(vitalis_store::StoreError::Corrupt("address".into())))?;
+        let ledger = permission_ledger(&state)?;
+        let account = institution_address(&inst)?;
         ledger
             .suspend_institution(account)
             .await
@@ -161,21 +150,10 @@ pub(crate) async fn my_patients(
     let now = now_ms();
     let mut patients: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for c in state.store.consents_of_institution(institution).await? {
-        let status = if c.revoked_at.is_some() {
-            "revoked"
-        } else if c.expires_at <= now {
-            "expired"
-        } else {
-            "active"
-        };
         patients
             .entry(c.patient.to_string())
             .or_default()
-            .push(json!({
-                "grant_id": format!("0x{}", hex::encode(c.grant_id)),
-                "access": c.access, "sections": c.sections, "metrics": c.metrics,
-                "purpose": c.purpose, "expires_at": c.expires_at, "status": status,
-            }));
+            .push(crate::routes::consent::consent_view(&c, now));
     }
     let list: Vec<Value> = patients
         .into_iter()
