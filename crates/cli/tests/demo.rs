@@ -30,10 +30,16 @@ fn the_demo_creates_its_accounts_and_consent_and_runs_its_watches() {
         "--duration",
         "6s",
     ]);
-    assert!(out.contains("Supervisor: supervisor@demo.invalid / "), "{out}");
+    assert!(
+        out.contains("Supervisor: supervisor@demo.invalid / "),
+        "{out}"
+    );
     assert!(out.contains("Patient 2: patient2@demo.invalid / "), "{out}");
     assert_eq!(out.matches("granted it").count(), 2, "{out}");
-    assert!(out.contains(r#"granted it ["open","protected"] on chain"#), "{out}");
+    assert!(
+        out.contains(r#"granted it ["open","protected"] on chain"#),
+        "{out}"
+    );
     assert!(out.contains(r#"granted it ["open"] on chain"#), "{out}");
     assert!(out.contains("Bearer vtk_"), "{out}");
 }
