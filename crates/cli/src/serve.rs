@@ -37,6 +37,7 @@ pub(crate) struct Running {
     pub(crate) anchors: Address,
     _anchorer: tokio::task::JoinHandle<()>,
     _access_log: tokio::task::JoinHandle<()>,
+    _alerts: tokio::task::JoinHandle<()>,
 }
 
 /// The embedded chain of a running server.
@@ -299,6 +300,12 @@ pub(crate) async fn start(config: &Config) -> Result<Running> {
             ..PipelineConfig::default()
         },
     );
+    // Alert rules: thresholds on every stored batch, device silence on a timer.
+    let alerter = vitalis_ingest::alerts::Alerter::new(
+        store.clone(),
+        vitalis_ingest::alerts::AlertConfig::default(),
+    );
+    let alerts = alerter.clone().spawn(&pipeline);
     let state = AppState::new(
         store.clone(),
         pipeline,
@@ -308,7 +315,8 @@ pub(crate) async fn start(config: &Config) -> Result<Running> {
         },
         Some(verifier),
         Some(permissions),
-    );
+    )
+    .with_alerter(alerter);
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -332,6 +340,7 @@ pub(crate) async fn start(config: &Config) -> Result<Running> {
         ledger_url,
         anchors,
         _anchorer: anchorer,
+        _alerts: alerts,
         _access_log: access_log,
     })
 }

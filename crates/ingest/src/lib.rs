@@ -15,6 +15,7 @@
 //! [`access_log`] commits the log of who accessed which data the same way.
 
 pub mod access_log;
+pub mod alerts;
 pub mod anchoring;
 pub mod batch;
 mod error;

@@ -70,6 +70,8 @@ pub struct AppState {
     pub keyring: Arc<accounts::Keyring>,
     /// Sign-in attempts, for rate limiting.
     pub limiter: Arc<accounts::LoginLimiter>,
+    /// Fired alerts, for the live stream; `None` when no alerter runs.
+    pub alerter: Option<vitalis_ingest::alerts::Alerter>,
 }
 
 impl AppState {
@@ -89,7 +91,14 @@ impl AppState {
             permissions,
             keyring: Arc::default(),
             limiter: Arc::default(),
+            alerter: None,
         }
+    }
+
+    /// The same state, with alerts delivered on the live stream.
+    pub fn with_alerter(mut self, alerter: vitalis_ingest::alerts::Alerter) -> AppState {
+        self.alerter = Some(alerter);
+        self
     }
 }
 
@@ -152,6 +161,25 @@ pub fn router(state: AppState) -> Router {
             get(accounts::list_tokens).post(accounts::create_token),
         )
         .route("/auth/tokens/{id}", delete(accounts::revoke_token))
+        .route("/patients/{id}/series", get(routes::analysis::series))
+        .route("/patients/{id}/summary", get(routes::analysis::summary))
+        .route(
+            "/patients/{id}/profile",
+            get(routes::analysis::get_profile).put(routes::analysis::put_profile),
+        )
+        .route(
+            "/patients/{id}/alert-rules",
+            get(routes::analysis::list_rules).post(routes::analysis::create_rule),
+        )
+        .route(
+            "/patients/{id}/alert-rules/{rule}",
+            delete(routes::analysis::delete_rule),
+        )
+        .route("/patients/{id}/alerts", get(routes::analysis::list_alerts))
+        .route(
+            "/patients/{id}/alerts/{alert}/acknowledge",
+            post(routes::analysis::acknowledge),
+        )
         .route("/health", get(routes::health));
     Router::new()
         .nest("/api/v1", api)

@@ -24,13 +24,16 @@
 //! # Ok(()) }
 //! ```
 
+pub mod analysis;
 mod anchors;
 pub mod directory;
 mod error;
 mod sql;
+mod sql_analysis;
 mod sql_directory;
 mod types;
 
+pub use analysis::Analysis;
 pub use directory::Directory;
 pub use error::{Result, StoreError};
 pub use sql::SqlStore;
@@ -44,7 +47,7 @@ use vitalis_model::{Commitment, ContentId, DeviceId, PatientId};
 
 /// Durable storage of Vitalis data. Implementations must be safe to share between tasks.
 #[async_trait]
-pub trait Store: directory::Directory + Send + Sync + 'static {
+pub trait Store: directory::Directory + analysis::Analysis + Send + Sync + 'static {
     /// Registers a patient (with an account that signs in by API token only) whose API
     /// token hashes to `token_hash`. For scripts and the simulator; people sign up.
     async fn create_patient(&self, token_hash: [u8; 32]) -> Result<PatientId>;

@@ -174,7 +174,7 @@ fn placeholders(first: usize, cols: usize, rows: usize) -> String {
 /// every numbered SQLite parameter by name, and SQLite looks a name up by walking a list,
 /// so a statement of n numbered parameters costs O(n²) to bind: with 8,000 parameters
 /// that was most of the time of an upload of 1,000 readings.
-fn sequential_placeholders(backend: Backend, cols: usize, rows: usize) -> String {
+pub(crate) fn sequential_placeholders(backend: Backend, cols: usize, rows: usize) -> String {
     placeholder_list(1, cols, rows, backend == Backend::Postgres)
 }
 
@@ -578,6 +578,7 @@ impl SqlStore {
             let record = self
                 .insert_record(conn, batch, *section, &fresh, seq, prev)
                 .await?;
+            self.add_to_rollups(conn, &batch.patient, &fresh).await?;
             prev = Commitment::from_hex(&record.commitment).ok_or_else(|| corrupt("commitment"))?;
             receipt.accepted += record.readings;
             receipt.records.push(record);

@@ -3,7 +3,8 @@
 //! Each committed upload becomes one `readings` event whose data is
 //! `{"device": …, "readings": [{"metric", "t", "value", "unit", "section"}]}`. A client too
 //! slow to keep up gets a `lagged` event with the number of uploads it missed (the history
-//! is in the read API).
+//! is in the read API). Alerts of the patient's rules arrive on the same stream as
+//! `alert` events whose data is the stored alert.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -93,6 +94,7 @@ pub(crate) async fn stream(
         "live stream opened".to_owned(),
     )
     .await?;
+    let alerts_for = me.clone();
     let events =
         BroadcastStream::new(state.pipeline.subscribe()).filter_map(move |item| match item {
             Ok(batch) if batch.patient == me => Some(Ok(event_of(&batch))),
@@ -101,5 +103,21 @@ pub(crate) async fn stream(
                 .event("lagged")
                 .data(missed.to_string()))),
         });
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    let alerts: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> =
+        match &state.alerter {
+            Some(alerter) => {
+                Box::pin(
+                    BroadcastStream::new(alerter.subscribe()).filter_map(move |item| match item {
+                        Ok(alert) if alert.patient == alerts_for => Some(Ok(Event::default()
+                            .event("alert")
+                            .json_data(alert.as_ref())
+                            .unwrap_or_else(|_| Event::default().comment("unencodable")))),
+                        _ => None,
+                    }),
+                )
+            }
+            None => Box::pin(futures::stream::empty()),
+        };
+    Ok(Sse::new(events.merge(alerts))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
