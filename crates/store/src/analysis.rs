@@ -174,6 +174,16 @@ pub trait Analysis: Send + Sync + 'static {
         from: i64,
         to: i64,
     ) -> Result<Vec<RollupBucket>>;
+    /// The same rollups merged into buckets of `width_ms` (a whole number of minutes),
+    /// merged by the database: a long range costs one row per wide bucket.
+    async fn rollups_grouped(
+        &self,
+        patient: &PatientId,
+        metric: Metric,
+        from: i64,
+        to: i64,
+        width_ms: i64,
+    ) -> Result<Vec<RollupBucket>>;
     /// The patient's profile.
     async fn profile(&self, patient: &PatientId) -> Result<Profile>;
     /// Replaces the patient's profile.

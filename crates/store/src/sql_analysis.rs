@@ -156,6 +156,42 @@ impl Analysis for SqlStore {
             .collect()
     }
 
+    async fn rollups_grouped(
+        &self,
+        patient: &PatientId,
+        metric: Metric,
+        from: i64,
+        to: i64,
+        width_ms: i64,
+    ) -> Result<Vec<RollupBucket>> {
+        let width = (width_ms / ROLLUP_BUCKET_MS).max(1) * ROLLUP_BUCKET_MS;
+        let rows = sqlx::query(
+            "SELECT (bucket / $5) * $5 AS start, SUM(n) AS n, SUM(sum) AS sum, MIN(min) AS min, \
+             MAX(max) AS max, SUM(sum_sq) AS sum_sq FROM rollups \
+             WHERE patient_id = $1 AND metric = $2 AND bucket >= $3 AND bucket <= $4 \
+             GROUP BY (bucket / $5) ORDER BY start",
+        )
+        .bind(patient.as_str())
+        .bind(metric.name())
+        .bind(from.div_euclid(ROLLUP_BUCKET_MS) * ROLLUP_BUCKET_MS)
+        .bind(to)
+        .bind(width)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RollupBucket {
+                    bucket: r.try_get("start")?,
+                    n: r.try_get::<i64, _>("n")? as u64,
+                    sum: r.try_get("sum")?,
+                    min: r.try_get("min")?,
+                    max: r.try_get("max")?,
+                    sum_sq: r.try_get("sum_sq")?,
+                })
+            })
+            .collect()
+    }
+
     async fn profile(&self, patient: &PatientId) -> Result<Profile> {
         let row = sqlx::query("SELECT birth_year, sex, resting_hr FROM patients WHERE id = $1")
             .bind(patient.as_str())
