@@ -10,6 +10,12 @@
 //!   running when the device went silent, and once per silence: an open offline alert is
 //!   unique per rule and device in the store, and closes when the device uploads again.
 //!
+//! - Anomaly rules are checked on the same timer: the metric's daily values (from the
+//!   store's minute rollups; totals for steps, means otherwise) of the last 31 days, and
+//!   today's judged against the 30 before it with the modified z-score (Iglewicz &
+//!   Hoaglin 1993; `vitalis_analytics::daily_anomalies`); at most one alert per rule and
+//!   day.
+//!
 //! Webhooks get `POST` with the alert as JSON, three tries with a pause between; a
 //! webhook that keeps failing is logged and never holds up other alerts.
 
@@ -75,7 +81,7 @@ pub fn breach<'a>(
         let breaks = match rule.kind {
             AlertKind::Above => v > threshold,
             AlertKind::Below => v < threshold,
-            AlertKind::Offline => false,
+            AlertKind::Offline | AlertKind::Anomaly => false,
         };
         let worse = match (rule.kind, worst) {
             (_, None) => true,
@@ -116,7 +122,7 @@ impl Alerter {
         self.store.resolve_offline(&batch.device, now).await?;
         let mut fired = Vec::new();
         for rule in self.store.alert_rules(&batch.patient).await? {
-            if rule.kind == AlertKind::Offline {
+            if matches!(rule.kind, AlertKind::Offline | AlertKind::Anomaly) {
                 continue;
             }
             let Some((t, value)) = breach(&rule, batch.readings.iter().map(|(_, r)| r)) else {
@@ -192,6 +198,68 @@ impl Alerter {
         Ok(fired)
     }
 
+    /// Checks every anomaly rule against today's value (UTC day); returns the alerts fired.
+    pub async fn check_anomalies(&self) -> vitalis_store::Result<Vec<Alert>> {
+        use vitalis_analytics::{AnomalyConfig, Day, UtcOffset, daily_anomalies};
+        let now = now_ms();
+        let today = Day::containing(now, UtcOffset::UTC);
+        let mut fired = Vec::new();
+        for rule in self.store.alert_rules_of_kind(AlertKind::Anomaly).await? {
+            let Some(metric) = rule.metric else { continue };
+            let buckets = self
+                .store
+                .rollups_grouped(
+                    &rule.patient,
+                    metric,
+                    today.start_ms(UtcOffset::UTC) - 30 * 86_400_000,
+                    now,
+                    86_400_000,
+                )
+                .await?;
+            let daily: Vec<(Day, f64)> = buckets
+                .iter()
+                .map(|b| {
+                    let value = if metric == vitalis_model::Metric::Steps {
+                        b.sum
+                    } else {
+                        b.mean()
+                    };
+                    (Day::containing(b.bucket, UtcOffset::UTC), value)
+                })
+                .collect();
+            let Some(anomaly) = daily_anomalies(&daily, &AnomalyConfig::default())
+                .into_iter()
+                .find(|a| a.day == today)
+            else {
+                continue;
+            };
+            let spec = metric.spec();
+            let alert = Alert {
+                // One per rule and day: the id says which.
+                id: format!("an-{}-{today}", rule.id),
+                patient: rule.patient.clone(),
+                rule: rule.id.clone(),
+                kind: AlertKind::Anomaly,
+                metric: Some(metric),
+                device: None,
+                value: Some(anomaly.value),
+                t: now,
+                fired_at: now,
+                message: format!(
+                    "{} today is {:.1} {}, unusual against the last 30 days (modified z-score {:.1})",
+                    spec.label, anomaly.value, spec.unit, anomaly.score
+                ),
+                acknowledged_at: None,
+                resolved_at: None,
+            };
+            if self.store.fire_alert(&alert).await? {
+                self.deliver(&rule, &alert);
+                fired.push(alert);
+            }
+        }
+        Ok(fired)
+    }
+
     fn deliver(&self, rule: &AlertRule, alert: &Alert) {
         tracing::info!(alert = %alert.id, patient = %alert.patient, kind = alert.kind.name(), "alert fired");
         let alert = Arc::new(alert.clone());
@@ -236,6 +304,9 @@ impl Alerter {
                     _ = ticks.tick() => {
                         if let Err(e) = self.check_offline().await {
                             tracing::warn!(error = %e, "checking offline rules failed");
+                        }
+                        if let Err(e) = self.check_anomalies().await {
+                            tracing::warn!(error = %e, "checking anomaly rules failed");
                         }
                     }
                 }

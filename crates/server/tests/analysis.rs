@@ -459,3 +459,42 @@ async fn device_offline_alerts_fire_on_time_once_and_survive_a_restart() {
         "the last upload is still old"
     );
 }
+
+#[tokio::test]
+async fn an_anomaly_alert_fires_once_a_day_against_the_patients_own_baseline() {
+    let app = App::new().await;
+    let day = 86_400_000;
+    let today = now_ms() / day * day;
+    // Twenty ordinary days around 60-64 bpm (an hour of minutes each), then today at 118.
+    let mut readings = Vec::new();
+    for d in 1..=20 {
+        for m in 0..60 {
+            readings.push(hr(
+                today - d * day + 3_600_000 + m * 60_000,
+                60.0 + (d % 5) as f64,
+            ));
+        }
+    }
+    let early_today = (now_ms() - 30 * 60_000).max(today);
+    for m in 0..10 {
+        readings.push(hr(early_today + m * 1000, 118.0));
+    }
+    app.store_readings(readings, now_ms()).await;
+    let (status, rule) = app
+        .call(
+            &app.patient.token,
+            Method::POST,
+            &app.path("alert-rules"),
+            Some(json!({ "kind": "anomaly", "metric": "heart_rate" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{rule}");
+    let fired = app.alerter.check_anomalies().await.unwrap();
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0].value, Some(118.0));
+    assert!(fired[0].message.contains("unusual"), "{}", fired[0].message);
+    assert!(
+        app.alerter.check_anomalies().await.unwrap().is_empty(),
+        "once a day"
+    );
+}

@@ -77,6 +77,8 @@ pub enum AlertKind {
     Below,
     /// A device has not uploaded for `minutes`.
     Offline,
+    /// The day's value of a metric is an anomaly against the patient's own baseline.
+    Anomaly,
 }
 
 impl AlertKind {
@@ -86,6 +88,7 @@ impl AlertKind {
             AlertKind::Above => "above",
             AlertKind::Below => "below",
             AlertKind::Offline => "offline",
+            AlertKind::Anomaly => "anomaly",
         }
     }
 
@@ -95,6 +98,7 @@ impl AlertKind {
             "above" => Some(AlertKind::Above),
             "below" => Some(AlertKind::Below),
             "offline" => Some(AlertKind::Offline),
+            "anomaly" => Some(AlertKind::Anomaly),
             _ => None,
         }
     }

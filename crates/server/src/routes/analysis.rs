@@ -535,10 +535,15 @@ pub(crate) async fn create_rule(
         ApiError::field(
             "kind",
             "invalid_parameter",
-            "kind is above, below or offline",
+            "kind is above, below, offline or anomaly",
         )
     })?;
     let (metric, threshold, minutes) = match kind {
+        AlertKind::Anomaly => (
+            Some(parse_metric(body.metric.as_deref().unwrap_or(""))?),
+            None,
+            None,
+        ),
         AlertKind::Offline => {
             let minutes = body
                 .minutes
