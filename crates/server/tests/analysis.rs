@@ -498,3 +498,63 @@ async fn an_anomaly_alert_fires_once_a_day_against_the_patients_own_baseline() {
         "once a day"
     );
 }
+
+#[tokio::test]
+async fn the_day_summary_includes_the_night_that_ended_on_it() {
+    let app = App::new().await;
+    let day_ms = 86_400_000;
+    let day_start = (now_ms() / day_ms - 1) * day_ms; // yesterday, UTC
+    let hour = 3_600_000;
+    let night = [
+        (day_start - 2 * hour, "light"),
+        (day_start - hour, "deep"),
+        (day_start + hour, "rem"),
+        (day_start + 2 * hour, "light"),
+        (day_start + 4 * hour + hour / 2, "awake"),
+        (day_start + 5 * hour, "light"),
+        (day_start + 6 * hour, "awake"),
+    ];
+    let readings: Vec<Value> = night
+        .iter()
+        .map(|(t, stage)| json!({ "metric": "sleep_stage", "t": t, "value": stage }))
+        .collect();
+    let (status, body) = app
+        .call(
+            &app.device.token,
+            Method::POST,
+            "/api/v1/readings",
+            Some(json!({ "readings": readings })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let day = {
+        let days = day_start / day_ms;
+        // Civil date of `days` since the epoch (Hinnant), for the query.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        format!("{y:04}-{m:02}-{d:02}")
+    };
+    let (status, summary) = app
+        .call(
+            &app.patient.token,
+            Method::GET,
+            &app.path(&format!("summary?day={day}")),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    let sleep = &summary["sleep"];
+    // One episode: light 1 h, deep 2 h, rem 1 h, light 2.5 h, awake 0.5 h, light 1 h; the
+    // final "awake" only ends it. Asleep 7.5 h of 8 h in bed.
+    assert_eq!(sleep["episodes"], 1, "{sleep}");
+    assert_eq!(sleep["asleep_ms"], 15 * hour / 2, "{sleep}");
+    let efficiency = sleep["efficiency"].as_f64().unwrap();
+    assert!((efficiency - 7.5 / 8.0).abs() < 1e-9, "{efficiency}");
+}

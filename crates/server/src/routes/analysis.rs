@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 use vitalis_access::{Action, Role};
 use vitalis_analytics::{
     AnomalyConfig, ArtefactFilter, DailyConfig, Day, DayFacts, DesaturationConfig,
-    HeartRateReserve, MetricAnomaly, RestingHrConfig, Sample, StepBands, TemperatureConfig,
-    TrendConfig, UtcOffset, daily_anomalies, daily_steps, daily_summaries, desaturations,
-    describe_day, hrv_from_rr, lttb, mean_category, pair_readings, resting_heart_rate,
-    temperature_deviations, trend,
+    HeartRateReserve, MetricAnomaly, RestingHrConfig, Sample, SleepConfig, StepBands,
+    TemperatureConfig, TrendConfig, UtcOffset, daily_anomalies, daily_steps, daily_summaries,
+    desaturations, describe_day, hrv_from_rr, lttb, mean_category, pair_readings,
+    resting_heart_rate, sleep_by_day, sleep_episodes, temperature_deviations, trend,
 };
 use vitalis_model::{Metric, PatientId, Section, Timestamp, Value as Reading};
 use vitalis_store::ReadingQuery;
@@ -112,6 +112,40 @@ async fn samples(
         let page = state.store.readings(&query).await?;
         out.extend(page.readings.iter().filter_map(|r| match r.value {
             Reading::Scalar(v) => Some(Sample::new(r.t.millis(), v)),
+            _ => None,
+        }));
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Sleep-stage readings of `patient` in `[from, to]`.
+async fn stages(
+    state: &AppState,
+    patient: &PatientId,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(i64, vitalis_model::SleepStage)>, ApiError> {
+    let ts = |t: i64, f: &'static str| {
+        Timestamp::new(t).map_err(|e| ApiError::field(f, "invalid_parameter", e.message))
+    };
+    let mut query = ReadingQuery {
+        patient: patient.clone(),
+        metric: Some(Metric::SleepStage),
+        metrics: None,
+        sections: None,
+        from: ts(from.max(0), "from")?,
+        to: ts(to, "to")?,
+        after: None,
+        limit: 10_000,
+    };
+    let mut out = Vec::new();
+    loop {
+        let page = state.store.readings(&query).await?;
+        out.extend(page.readings.iter().filter_map(|r| match r.value {
+            Reading::SleepStage(stage) => Some((r.t.millis(), stage)),
             _ => None,
         }));
         match page.next {
@@ -392,6 +426,17 @@ pub(crate) async fn summary(
             );
         }
     }
+    // Sleep ending on the day: read from noon the day before.
+    let sleep = if day_samples.contains_key(&Metric::SleepStage) {
+        let night = stages(&state, &patient, start - 12 * 3_600_000, end).await?;
+        let episodes = sleep_episodes(&night, &SleepConfig::default());
+        sleep_by_day(&episodes, offset)
+            .into_iter()
+            .find(|s| s.day == day)
+    } else {
+        None
+    };
+    facts.sleep = sleep;
     let resting_for_zones = profile.resting_hr.or(facts.resting_hr_bpm);
     let zones = match (profile.birth_year, resting_for_zones) {
         (Some(year), Some(rest)) => HeartRateReserve::from_profile(year, rest, day)
@@ -409,6 +454,12 @@ pub(crate) async fn summary(
         "resting_heart_rate": resting,
         "hrv": hrv,
         "heart_rate_zones": zones,
+        "sleep": sleep.map(|s| json!({
+            "episodes": s.episodes,
+            "asleep_ms": s.asleep_ms(),
+            "efficiency": s.efficiency(),
+            "stages": s.stages,
+        })),
         "spo2": spo2.map(|r| json!({ "events": r.events.len(), "odi": r.odi })),
         "blood_pressure": mean_category(&bp).map(|(s, d, c)| json!({ "systolic": s, "diastolic": d, "category": c.label() })),
         "temperature": deviation,
