@@ -298,3 +298,61 @@ fn fitbit_resting_heart_rate_and_zones() {
         times.zone_ms.map(|ms| ms / 60_000)
     );
 }
+
+/// RMSSD from the R-R intervals a Garmin fenix 5 recorded in its FIT file (`hrv`
+/// messages, read by `vitalis-import`), against the definition written out here.
+#[test]
+fn garmin_rr_rmssd_matches_a_plain_computation() {
+    use vitalis_import::{ImportOptions, Item, fit::FitFile};
+    use vitalis_model::{Metric, Timestamp, Value};
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/garmin_fit/garmin-fenix-5-run.fit"
+    );
+    let now = Timestamp::new(1_900_000_000_000).unwrap();
+    let rr: Vec<f64> = FitFile::open(path, ImportOptions::new(now))
+        .unwrap()
+        .filter_map(|item| match item.unwrap() {
+            Item::Reading(r) if r.metric() == Metric::RrInterval => match r.value() {
+                Value::Scalar(ms) => Some(ms),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert!(rr.len() > 100, "{} intervals", rr.len());
+    let hrv = vitalis_analytics::hrv_from_rr(&rr, &ArtefactFilter::STANDARD).unwrap();
+
+    // Kept: 300–2000 ms and within 20 % of a preceding in-range interval; RMSSD over
+    // successive kept pairs.
+    let n = rr.len();
+    let in_range: Vec<bool> = rr.iter().map(|v| (300.0..=2000.0).contains(v)).collect();
+    let kept: Vec<bool> = (0..n)
+        .map(|i| {
+            in_range[i]
+                && !(i > 0 && in_range[i - 1] && (rr[i] - rr[i - 1]).abs() > 0.2 * rr[i - 1])
+        })
+        .collect();
+    let diffs: Vec<f64> = (1..n)
+        .filter(|&i| kept[i] && kept[i - 1])
+        .map(|i| rr[i] - rr[i - 1])
+        .collect();
+    let rmssd = (diffs.iter().map(|d| d * d).sum::<f64>() / diffs.len() as f64).sqrt();
+    eprintln!(
+        "garmin fenix 5: {n} R-R intervals, {} NN, RMSSD {:.1} ms (plain {rmssd:.1} ms), mean HR {:.1} bpm",
+        hrv.nn_count,
+        hrv.rmssd_ms.unwrap(),
+        hrv.mean_hr_bpm
+    );
+    let got = hrv.rmssd_ms.unwrap();
+    assert!(
+        (got - rmssd).abs() < 1e-6 * rmssd.max(1.0),
+        "{got} vs {rmssd}"
+    );
+    assert!((2.0..=200.0).contains(&got), "RMSSD {got} ms");
+    assert!(
+        (40.0..=220.0).contains(&hrv.mean_hr_bpm),
+        "{} bpm",
+        hrv.mean_hr_bpm
+    );
+}
