@@ -89,8 +89,13 @@ async fn main() -> Result<()> {
             .take_while(|ts| *ts < end)
             .map(|ts| {
                 let bpm = 62.0 + 20.0 * ((ts / 1000) as f64 / 3600.0).sin().abs();
-                Reading::new(Metric::HeartRate, Timestamp::new(ts).unwrap(), Value::Scalar(bpm.round()), now)
-                    .unwrap()
+                Reading::new(
+                    Metric::HeartRate,
+                    Timestamp::new(ts).unwrap(),
+                    Value::Scalar(bpm.round()),
+                    now,
+                )
+                .unwrap()
             })
             .collect();
         t += batch.len() as i64 * 1000;
@@ -111,7 +116,13 @@ async fn main() -> Result<()> {
     );
 
     let pipeline = Pipeline::spawn(store.clone(), PipelineConfig::default());
-    let app = router(AppState::new(store.clone(), pipeline, ApiConfig::default(), None, None));
+    let app = router(AppState::new(
+        store.clone(),
+        pipeline,
+        ApiConfig::default(),
+        None,
+        None,
+    ));
     let uri = format!(
         "/api/v1/patients/{}/series?metric=heart_rate&from={start}&to={end}&points={}",
         patient.patient, args.points
@@ -128,11 +139,18 @@ async fn main() -> Result<()> {
                     .body(Body::empty())?,
             )
             .await?;
-        ensure!(response.status() == StatusCode::OK, "series answered {}", response.status());
+        ensure!(
+            response.status() == StatusCode::OK,
+            "series answered {}",
+            response.status()
+        );
         let body = to_bytes(response.into_body(), usize::MAX).await?;
         api.push(began.elapsed());
         let json: serde_json::Value = serde_json::from_slice(&body)?;
-        ensure!(json["points"].as_array().map(Vec::len) == Some(args.points), "wrong point count");
+        ensure!(
+            json["points"].as_array().map(Vec::len) == Some(args.points),
+            "wrong point count"
+        );
     }
 
     let mut raw = Vec::new();
@@ -162,10 +180,16 @@ async fn main() -> Result<()> {
         }
         let chart = lttb(&samples, args.points);
         raw.push(began.elapsed());
-        ensure!(samples.len() as i64 == total && chart.len() == args.points, "raw path lost readings");
+        ensure!(
+            samples.len() as i64 == total && chart.len() == args.points,
+            "raw path lost readings"
+        );
     }
     let a = report("API", api);
     let r = report("peer (raw)", raw);
-    println!("ratio: the API answers {:.0}x faster than the raw path", r.as_secs_f64() / a.as_secs_f64());
+    println!(
+        "ratio: the API answers {:.0}x faster than the raw path",
+        r.as_secs_f64() / a.as_secs_f64()
+    );
     Ok(())
 }
