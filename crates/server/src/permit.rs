@@ -174,6 +174,44 @@ pub(crate) async fn readable_sections(
     }
 }
 
+/// Writes the access-log entries of one read over several sections in one transaction
+/// (one entry per section whose permit asks for logging).
+pub(crate) async fn log_sections(
+    state: &AppState,
+    principal: &Principal,
+    patient: &PatientId,
+    permits: &[(Section, Permit)],
+    detail: String,
+) -> Result<(), ApiError> {
+    let Some(account) = &principal.account else {
+        return Ok(());
+    };
+    let at = now_ms();
+    let entries: Vec<NewAccessEntry> = permits
+        .iter()
+        .filter(|(_, permit)| permit.log)
+        .map(|(section, permit)| NewAccessEntry {
+            at,
+            account: account.id.clone(),
+            role: principal.role,
+            institution: account.institution.clone(),
+            patient: patient.clone(),
+            action: match section {
+                Section::Open => Action::ReadOpen,
+                Section::Protected => Action::ReadProtected,
+            }
+            .name()
+            .to_owned(),
+            detail: detail.clone(),
+            purpose: permit.purpose(),
+        })
+        .collect();
+    if !entries.is_empty() {
+        state.store.log_access(&entries).await?;
+    }
+    Ok(())
+}
+
 /// Writes access-log entries for an allowed access.
 pub(crate) async fn log_access(
     state: &AppState,

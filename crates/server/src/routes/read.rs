@@ -13,8 +13,7 @@ use vitalis_store::{ReadingCursor, ReadingQuery, StoredReading, StoredRecord};
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::permit::{log_access, readable_sections};
-use vitalis_access::Action;
+use crate::permit::{log_sections, readable_sections};
 
 /// Readings per page unless `limit` says otherwise, and the most a page may hold.
 const DEFAULT_LIMIT: u32 = 1000;
@@ -234,20 +233,14 @@ pub(crate) async fn readings(
         limit,
     };
     let page = state.store.readings(&query).await?;
-    for (section, permit) in &permits {
-        let action = match section {
-            Section::Open => Action::ReadOpen,
-            Section::Protected => Action::ReadProtected,
-        };
-        let detail = format!(
-            "readings {} {}..{}: {} returned",
-            metric.map(|m| m.name()).unwrap_or("all metrics"),
-            from.millis(),
-            to.millis(),
-            page.readings.len()
-        );
-        log_access(&state, &principal, &patient, action, permit, detail).await?;
-    }
+    let detail = format!(
+        "readings {} {}..{}: {} returned",
+        metric.map(|m| m.name()).unwrap_or("all metrics"),
+        from.millis(),
+        to.millis(),
+        page.readings.len()
+    );
+    log_sections(&state, &principal, &patient, &permits, detail).await?;
     let view = ReadingsPageView {
         patient: &patient,
         readings: page.readings.iter().map(ReadingView::from).collect(),
@@ -352,14 +345,8 @@ pub(crate) async fn records(
         .filter(|r| permits.iter().any(|(s, _)| *s == r.header.section))
         .map(RecordView::from)
         .collect();
-    for (section, permit) in &permits {
-        let action = match section {
-            Section::Open => Action::ReadOpen,
-            Section::Protected => Action::ReadProtected,
-        };
-        let detail = format!("records after seq {after_seq}: {} returned", views.len());
-        log_access(&state, &principal, &patient, action, permit, detail).await?;
-    }
+    let detail = format!("records after seq {after_seq}: {} returned", views.len());
+    log_sections(&state, &principal, &patient, &permits, detail).await?;
     Ok(Json(
         serde_json::json!({ "patient": patient, "records": views }),
     ))
