@@ -106,7 +106,7 @@ impl LoginLimiter {
     }
 
     /// Refuses when either key has too many recent failures.
-    fn check(&self, email: &str, addr: Option<IpAddr>) -> Result<(), ApiError> {
+    pub(crate) fn check(&self, email: &str, addr: Option<IpAddr>) -> Result<(), ApiError> {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         for (key, max) in Self::keys(email, addr) {
@@ -123,7 +123,7 @@ impl LoginLimiter {
         Ok(())
     }
 
-    fn fail(&self, email: &str, addr: Option<IpAddr>) {
+    pub(crate) fn fail(&self, email: &str, addr: Option<IpAddr>) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         for (key, _) in Self::keys(email, addr) {
             failures.entry(key).or_default().push(Instant::now());

@@ -180,8 +180,14 @@ pub fn router(state: AppState) -> Router {
             "/patients/{id}/alerts/{alert}/acknowledge",
             post(routes::analysis::acknowledge),
         )
+        .route(
+            "/patients/{id}/pairing-codes",
+            post(routes::devices::pairing_code),
+        )
+        .route("/pair", post(routes::devices::pair_with_code))
         .route("/health", get(routes::health));
     Router::new()
+        .route("/phone", get(routes::devices::phone_page))
         .nest("/api/v1", api)
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)

@@ -1300,3 +1300,113 @@ async fn a_metric_moved_to_the_protected_section_leaves_the_open_sections_reader
         .await;
     assert_eq!(named.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_phone_pairs_with_a_single_use_code_and_sends_steps() {
+    let w = World::new().await;
+    let (signup, _) = w.sign_up("patient", "phone@example.org").await;
+    let patient = Caller {
+        cookie: signup.cookie.clone(),
+        csrf: signup.body["csrf_token"].as_str().map(str::to_owned),
+        bearer: None,
+    };
+    let patient_id = signup.body["account"]["patient_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page = w
+        .app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .uri("/phone")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = String::from_utf8(
+        to_bytes(page.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(html.contains("name=\"viewport\"") && html.contains("/api/v1/pair"));
+
+    let code = w
+        .call(
+            &patient,
+            Method::POST,
+            &format!("/api/v1/patients/{patient_id}/pairing-codes"),
+            Some(json!({ "name": "my phone" })),
+        )
+        .await;
+    assert_eq!(code.status, StatusCode::CREATED, "{}", code.body);
+    let code = code.body["code"].as_str().unwrap().to_owned();
+    assert_eq!(code.len(), 8);
+    let anyone = Caller::default();
+    let wrong = w
+        .call(
+            &anyone,
+            Method::POST,
+            "/api/v1/pair",
+            Some(json!({ "code": "00000000" })),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let paired = w
+        .call(
+            &anyone,
+            Method::POST,
+            "/api/v1/pair",
+            Some(json!({ "code": code })),
+        )
+        .await;
+    assert_eq!(paired.status, StatusCode::CREATED, "{}", paired.body);
+    assert_eq!(paired.body["patient_id"], patient_id.as_str());
+    let again = w
+        .call(
+            &anyone,
+            Method::POST,
+            "/api/v1/pair",
+            Some(json!({ "code": code })),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED, "a code pairs once");
+
+    let phone = Caller {
+        bearer: paired.body["token"].as_str().map(str::to_owned),
+        ..Caller::default()
+    };
+    let sent = w
+        .call(
+            &phone,
+            Method::POST,
+            "/api/v1/readings",
+            Some(
+                json!({ "readings": [{ "metric": "steps", "t": now_ms() - 1000, "value": 4321 }] }),
+            ),
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    let devices = w
+        .call(
+            &patient,
+            Method::GET,
+            &format!("/api/v1/patients/{patient_id}/devices"),
+            None,
+        )
+        .await;
+    assert_eq!(devices.body["devices"][0]["name"], "my phone");
+    let steps = w
+        .call(
+            &patient,
+            Method::GET,
+            &format!("/api/v1/patients/{patient_id}/readings?from=0&metric=steps"),
+            None,
+        )
+        .await;
+    assert_eq!(steps.body["readings"][0]["value"], 4321.0);
+}

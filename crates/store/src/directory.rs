@@ -160,6 +160,8 @@ pub enum SourceKind {
     Manual,
     /// An institution writing clinical results.
     Institution,
+    /// Files of one kind imported for the patient (`vitalis import`).
+    Import,
 }
 
 impl SourceKind {
@@ -169,6 +171,7 @@ impl SourceKind {
             SourceKind::Device => "device",
             SourceKind::Manual => "manual",
             SourceKind::Institution => "institution",
+            SourceKind::Import => "import",
         }
     }
 }
@@ -387,6 +390,22 @@ pub trait Directory: Send + Sync + 'static {
 
     /// Pairs a device.
     async fn pair_device(&self, device: NewDevice) -> Result<DeviceId>;
+    /// Keeps a pairing code (its hash) for `patient`, valid until `expires_at`.
+    async fn create_pairing_code(
+        &self,
+        code_hash: [u8; 32],
+        patient: &PatientId,
+        name: &str,
+        expires_at: i64,
+    ) -> Result<()>;
+    /// Trades an unused, unexpired pairing code for a new device with `token_hash`, once;
+    /// `None` when the code is unknown, used or expired.
+    async fn redeem_pairing_code(
+        &self,
+        code_hash: [u8; 32],
+        token_hash: [u8; 32],
+        now: i64,
+    ) -> Result<Option<(PatientId, DeviceId)>>;
     /// A patient's devices (paired devices only, revoked included).
     async fn devices(&self, patient: &PatientId) -> Result<Vec<DeviceInfo>>;
     /// Changes a device's upload interval; false if it is not the patient's.
@@ -406,6 +425,10 @@ pub trait Directory: Send + Sync + 'static {
         kind: SourceKind,
         institution: Option<&str>,
     ) -> Result<DeviceId>;
+    /// The source row of a patient's imports of one kind of file, found by its `name`
+    /// (e.g. `import:fitbit`), created on first use, so importing the same file again
+    /// meets the readings stored the first time as duplicates.
+    async fn import_source(&self, patient: &PatientId, name: &str) -> Result<DeviceId>;
 
     /// The patient's section choices that differ from the catalog defaults.
     async fn section_choices(&self, patient: &PatientId) -> Result<Vec<(Metric, Section)>>;

@@ -74,6 +74,7 @@ fn device_from(row: &AnyRow) -> Result<DeviceInfo> {
             "device" => SourceKind::Device,
             "manual" => SourceKind::Manual,
             "institution" => SourceKind::Institution,
+            "import" => SourceKind::Import,
             other => return Err(corrupt(format!("source kind {other}"))),
         },
         name: row.try_get("name")?,
@@ -507,6 +508,62 @@ impl Directory for SqlStore {
         Ok(id)
     }
 
+    async fn create_pairing_code(
+        &self,
+        code_hash: [u8; 32],
+        patient: &PatientId,
+        name: &str,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO pairing_codes (code_hash, patient_id, name, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(code_hash.to_vec())
+        .bind(patient.as_str())
+        .bind(name)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn redeem_pairing_code(
+        &self,
+        code_hash: [u8; 32],
+        token_hash: [u8; 32],
+        now: i64,
+    ) -> Result<Option<(PatientId, DeviceId)>> {
+        let mut tx = self.begin_write().await?;
+        // Claiming the code and pairing the device commit together, so a code pairs once.
+        let claimed = sqlx::query(
+            "UPDATE pairing_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
+             AND expires_at > $1 RETURNING patient_id, name",
+        )
+        .bind(now)
+        .bind(code_hash.to_vec())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = claimed else {
+            return Ok(None);
+        };
+        let patient = PatientId::new(row.try_get::<String, _>("patient_id")?).map_err(corrupt)?;
+        let name: String = row.try_get("name")?;
+        let device = DeviceId::new(new_id("d")).map_err(corrupt)?;
+        sqlx::query(
+            "INSERT INTO devices (id, patient_id, token_hash, created_at, kind, name, upload_interval_s) \
+             VALUES ($1, $2, $3, $4, 'device', $5, 60)",
+        )
+        .bind(device.as_str())
+        .bind(patient.as_str())
+        .bind(token_hash.to_vec())
+        .bind(now)
+        .bind(name.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some((patient, device)))
+    }
+
     async fn devices(&self, patient: &PatientId) -> Result<Vec<DeviceInfo>> {
         let rows = sqlx::query(
             "SELECT id, kind, name, public_key, upload_interval_s, created_at, last_upload_at, \
@@ -581,6 +638,36 @@ impl Directory for SqlStore {
         .bind(kind.name())
         .bind(kind.name())
         .bind(institution.map(str::to_owned))
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn import_source(&self, patient: &PatientId, name: &str) -> Result<DeviceId> {
+        let find = "SELECT id FROM devices WHERE patient_id = $1 AND kind = $2 AND name = $3 \
+                    ORDER BY created_at, id";
+        let existing = sqlx::query(find)
+            .bind(patient.as_str())
+            .bind(SourceKind::Import.name())
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        if let Some(row) = existing {
+            return DeviceId::new(row.try_get::<String, _>("id")?).map_err(corrupt);
+        }
+        let id = DeviceId::new(new_id("s")).map_err(corrupt)?;
+        // Like every source, it never authenticates: a random, never-shown token hash.
+        let filler: [u8; 32] = rand::random();
+        sqlx::query(
+            "INSERT INTO devices (id, patient_id, token_hash, created_at, kind, name) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id.as_str())
+        .bind(patient.as_str())
+        .bind(filler.to_vec())
+        .bind(now_ms())
+        .bind(SourceKind::Import.name())
+        .bind(name)
         .execute(&self.pool)
         .await?;
         Ok(id)

@@ -253,3 +253,95 @@ pub(crate) async fn change_settings(
         json!({ "sections": sections_of(&state, &patient).await? }),
     ))
 }
+
+/// How long a pairing code lasts.
+const PAIRING_TTL_MS: i64 = 10 * 60_000;
+
+/// `POST /patients/{id}/pairing-codes` body.
+#[derive(Debug, Deserialize)]
+pub(crate) struct NewPairingCode {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// A short, single-use code a phone trades for its device token (`POST /api/v1/pair`),
+/// for devices where typing a token is impractical. 8 digits, valid 10 minutes; pairing
+/// attempts are rate limited like sign-in.
+pub(crate) async fn pairing_code(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<NewPairingCode>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    use rand::Rng;
+    let patient = patient_of(&id)?;
+    authorize(&state, &principal, Action::ManageDevices, &patient).await?;
+    principal.require_scope("write")?;
+    let name = body
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or("phone");
+    if name.len() > 100 {
+        return Err(ApiError::field(
+            "name",
+            "invalid_name",
+            "a name of 1 to 100 characters",
+        ));
+    }
+    let code = format!("{:08}", rand::rng().random_range(0..100_000_000u32));
+    let expires_at = now_ms() + PAIRING_TTL_MS;
+    state
+        .store
+        .create_pairing_code(tokens::hash(&code), &patient, name, expires_at)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "code": code, "expires_at": expires_at, "page": "/phone" })),
+    ))
+}
+
+/// `POST /pair` body.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Pair {
+    code: String,
+}
+
+/// Trades a pairing code for a device token (shown once).
+pub(crate) async fn pair_with_code(
+    State(state): State<AppState>,
+    connect: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    Json(body): Json<Pair>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let addr = connect.map(|axum::Extension(axum::extract::ConnectInfo(a))| a.ip());
+    state.limiter.check("pairing", addr)?;
+    let code = body.code.trim();
+    let token = tokens::generate("vtd_");
+    let paired = if code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit()) {
+        state
+            .store
+            .redeem_pairing_code(tokens::hash(code), tokens::hash(&token), now_ms())
+            .await?
+    } else {
+        None
+    };
+    let Some((patient, device)) = paired else {
+        state.limiter.fail("pairing", addr);
+        return Err(ApiError::refused(
+            StatusCode::UNAUTHORIZED,
+            "invalid_pairing_code",
+            "unknown, used or expired pairing code",
+        ));
+    };
+    tracing::info!(%device, "device paired with a code");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "device": device, "patient_id": patient, "token": token })),
+    ))
+}
+
+/// The phone page: pair with a code, then send step counts.
+pub(crate) async fn phone_page() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("../../assets/phone.html"))
+}
