@@ -6,10 +6,12 @@ mod config;
 mod demo;
 mod demo_accounts;
 mod identity;
+mod import;
 mod keys;
 mod serve;
 mod simulate;
 mod verify;
+mod watch;
 
 use std::time::Duration;
 
@@ -36,6 +38,11 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Check stored records against the ledger: chain, payloads, proofs, on-chain roots.
     Verify(verify::VerifyArgs),
+    /// Import an export file (Apple Health, Fitbit, FIT, Google Fit, Empatica E4) for a
+    /// patient. Exit status 3: the file stops early; what came before is stored.
+    Import(import::ImportArgs),
+    /// Follow a CSV or XLSX sheet and store its new and changed rows as a device's readings.
+    Watch(watch::WatchArgs),
     /// Manage the node's supervisor and admin accounts.
     Admin {
         #[command(subcommand)]
@@ -103,6 +110,8 @@ fn main() -> Result<()> {
             Command::Demo(args) => demo::run(args).await,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Verify(args) => verify::run(args).await,
+            Command::Import(args) => import::run(args).await,
+            Command::Watch(args) => watch::run(args).await,
             Command::Admin {
                 command: AdminCommand::Create(args),
             } => admin::create(args).await,

@@ -77,6 +77,7 @@ pub mod fit;
 pub mod fitbit;
 pub mod google_fit;
 mod item;
+pub mod sheet;
 mod summary;
 
 pub use chrono::FixedOffset;
