@@ -32,7 +32,69 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "VITALIS_LISTEN")]
     pub(crate) listen: Option<SocketAddr>,
     #[command(flatten)]
+    pub(crate) chain: ServeNetArgs,
+}
+
+/// What `serve` adds to the chain's flags: how devices reach it over MQTT.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct ServeNetArgs {
+    #[command(flatten)]
     pub(crate) chain: ChainArgs,
+    #[command(flatten)]
+    pub(crate) mqtt: MqttArgs,
+}
+
+/// The MQTT flags.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct MqttArgs {
+    /// Address of the embedded MQTT endpoint for devices, or `off`. Default: 127.0.0.1:1884
+    /// (not 1883, which a local Mosquitto may hold).
+    #[arg(long, env = "VITALIS_MQTT_LISTEN", value_parser = parse_mqtt_listen)]
+    pub(crate) mqtt_listen: Option<MqttListen>,
+    /// Consume device readings from this external broker instead
+    /// (mqtt://[user[:password]@]host[:port][?client_id=ID]); no embedded endpoint then.
+    #[arg(long, env = "VITALIS_MQTT_URL")]
+    pub(crate) mqtt_url: Option<String>,
+}
+
+/// `--mqtt-listen`: an address, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MqttListen {
+    Off,
+    At(SocketAddr),
+}
+
+fn parse_mqtt_listen(text: &str) -> Result<MqttListen, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(MqttListen::Off);
+    }
+    text.parse()
+        .map(MqttListen::At)
+        .map_err(|e| format!("{e} (an address such as 127.0.0.1:1884, or off)"))
+}
+
+/// The network flags a command brings to [`Config::resolve`]: every command has the
+/// chain's; `serve` adds MQTT's.
+pub(crate) trait NetArgs {
+    fn chain_args(&self) -> &ChainArgs;
+    fn mqtt_args(&self) -> Option<&MqttArgs> {
+        None
+    }
+}
+
+impl NetArgs for ChainArgs {
+    fn chain_args(&self) -> &ChainArgs {
+        self
+    }
+}
+
+impl NetArgs for ServeNetArgs {
+    fn chain_args(&self) -> &ChainArgs {
+        &self.chain
+    }
+    fn mqtt_args(&self) -> Option<&MqttArgs> {
+        Some(&self.mqtt)
+    }
 }
 
 /// The embedded chain's flags.
@@ -73,6 +135,9 @@ struct FileConfig {
     chain_key_file: Option<PathBuf>,
     anchors_address: Option<alloy::primitives::Address>,
     secure_cookies: Option<bool>,
+    /// An address or "off".
+    mqtt_listen: Option<String>,
+    mqtt_url: Option<String>,
     #[serde(default, with = "humantime_serde_opt")]
     block_time: Option<std::time::Duration>,
 }
@@ -110,18 +175,70 @@ pub(crate) struct Config {
     pub(crate) anchors_address: Option<alloy::primitives::Address>,
     /// Session cookies carry `Secure` (served over TLS, directly or behind a proxy).
     pub(crate) secure_cookies: bool,
+    /// How devices reach the server over MQTT.
+    pub(crate) mqtt: MqttMode,
+}
+
+/// How devices reach the server over MQTT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MqttMode {
+    /// No MQTT.
+    Off,
+    /// The embedded endpoint. When the address is only the default (`explicit` false) and
+    /// something else holds it, the server starts without MQTT and says so in the log.
+    Embedded { listen: SocketAddr, explicit: bool },
+    /// Readings consumed from an external broker.
+    External { url: String },
+}
+
+impl MqttMode {
+    fn resolve(flags: Option<&MqttArgs>, file: &FileConfig) -> Result<MqttMode> {
+        let listen = match flags.and_then(|f| f.mqtt_listen) {
+            Some(listen) => Some(listen),
+            None => file
+                .mqtt_listen
+                .as_deref()
+                .map(parse_mqtt_listen)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("mqtt_listen: {e}"))?,
+        };
+        let url = flags
+            .and_then(|f| f.mqtt_url.clone())
+            .or_else(|| file.mqtt_url.clone());
+        Ok(match (listen, url) {
+            (Some(MqttListen::At(addr)), Some(_)) => anyhow::bail!(
+                "the MQTT listen address {addr} and an MQTT URL exclude each other: \
+                 the embedded endpoint runs only without an external broker"
+            ),
+            (_, Some(url)) => {
+                vitalis_mqtt::external::options_from_url(&url)?;
+                MqttMode::External { url }
+            }
+            (Some(MqttListen::Off), None) => MqttMode::Off,
+            (Some(MqttListen::At(listen)), None) => MqttMode::Embedded {
+                listen,
+                explicit: true,
+            },
+            (None, None) => MqttMode::Embedded {
+                listen: SocketAddr::from(([127, 0, 0, 1], vitalis_mqtt::broker::DEFAULT_PORT)),
+                explicit: false,
+            },
+        })
+    }
 }
 
 impl Config {
     pub(crate) fn resolve(
         store: &StoreArgs,
         listen: Option<SocketAddr>,
-        chain: &ChainArgs,
+        net: &impl NetArgs,
     ) -> Result<Config> {
+        let chain = net.chain_args();
         let file = match &store.config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
+        let mqtt = MqttMode::resolve(net.mqtt_args(), &file)?;
         let data_dir = store
             .data_dir
             .clone()
@@ -154,6 +271,7 @@ impl Config {
             chain_key_file: chain.chain_key_file.clone().or(file.chain_key_file),
             anchors_address: chain.anchors_address.or(file.anchors_address),
             secure_cookies: file.secure_cookies.unwrap_or(api.secure_cookies),
+            mqtt,
         })
     }
 
@@ -245,6 +363,58 @@ mod tests {
             Config::resolve(&args, None, &ChainArgs::default()).unwrap_err()
         );
         assert!(err.contains("bad.toml") && err.contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn mqtt_defaults_to_the_embedded_endpoint_and_flags_beat_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vitalis.toml");
+        let store = |path: Option<PathBuf>| StoreArgs {
+            config: path,
+            data_dir: None,
+            database_url: None,
+        };
+        let resolve = |path: Option<PathBuf>, mqtt: MqttArgs| {
+            let net = ServeNetArgs {
+                chain: ChainArgs::default(),
+                mqtt,
+            };
+            Config::resolve(&store(path), None, &net).map(|c| c.mqtt)
+        };
+        assert_eq!(
+            resolve(None, MqttArgs::default()).unwrap(),
+            MqttMode::Embedded {
+                listen: "127.0.0.1:1884".parse().unwrap(),
+                explicit: false
+            }
+        );
+        std::fs::write(&path, "mqtt_listen = \"off\"\n").unwrap();
+        assert_eq!(
+            resolve(Some(path.clone()), MqttArgs::default()).unwrap(),
+            MqttMode::Off
+        );
+        let flag = MqttArgs {
+            mqtt_listen: Some(MqttListen::At("127.0.0.1:1999".parse().unwrap())),
+            mqtt_url: None,
+        };
+        assert!(matches!(
+            resolve(Some(path.clone()), flag).unwrap(),
+            MqttMode::Embedded { explicit: true, .. }
+        ));
+        std::fs::write(&path, "mqtt_url = \"mqtt://127.0.0.1:1883\"\n").unwrap();
+        assert!(matches!(
+            resolve(Some(path.clone()), MqttArgs::default()).unwrap(),
+            MqttMode::External { .. }
+        ));
+        let both = MqttArgs {
+            mqtt_listen: Some(MqttListen::At("127.0.0.1:1999".parse().unwrap())),
+            mqtt_url: None,
+        };
+        assert!(resolve(Some(path.clone()), both).is_err());
+        std::fs::write(&path, "mqtt_url = \"mqtts://h\"\n").unwrap();
+        assert!(resolve(Some(path), MqttArgs::default()).is_err());
+        // Commands other than serve have no MQTT flags; they take the default.
+        assert!(parse_mqtt_listen("nowhere").is_err());
     }
 
     #[test]

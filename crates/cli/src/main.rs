@@ -5,6 +5,7 @@ mod admin;
 mod config;
 mod demo;
 mod demo_accounts;
+mod export;
 mod identity;
 mod import;
 mod keys;
@@ -38,6 +39,8 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Check stored records against the ledger: chain, payloads, proofs, on-chain roots.
     Verify(verify::VerifyArgs),
+    /// Export a patient's readings as CSV, XLSX or FHIR R4 JSON.
+    Export(export::ExportArgs),
     /// Import an export file (Apple Health, Fitbit, FIT, Google Fit, Empatica E4) for a
     /// patient. Exit status 3: the file stops early; what came before is stored.
     Import(import::ImportArgs),
@@ -110,6 +113,7 @@ fn main() -> Result<()> {
             Command::Demo(args) => demo::run(args).await,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Verify(args) => verify::run(args).await,
+            Command::Export(args) => export::run(args).await,
             Command::Import(args) => import::run(args).await,
             Command::Watch(args) => watch::run(args).await,
             Command::Admin {

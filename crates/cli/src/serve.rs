@@ -21,7 +21,7 @@ use vitalis_ingest::access_log::{AccessLogCommitter, AccessLogConfig};
 use vitalis_ingest::anchoring::{Anchorer, AnchoringConfig};
 use vitalis_ingest::verify::Verifier;
 
-use crate::config::{Config, redact};
+use crate::config::{Config, MqttMode, redact};
 use crate::keys::Keys;
 
 /// A running server.
@@ -38,6 +38,86 @@ pub(crate) struct Running {
     _anchorer: tokio::task::JoinHandle<()>,
     _access_log: tokio::task::JoinHandle<()>,
     _alerts: tokio::task::JoinHandle<()>,
+    /// The MQTT way in, if any (stops when dropped).
+    _mqtt: Option<Mqtt>,
+}
+
+/// The running MQTT way in; held only to keep it running.
+pub(crate) enum Mqtt {
+    Embedded {
+        _broker: vitalis_mqtt::EmbeddedBroker,
+    },
+    External {
+        _consumer: vitalis_mqtt::ExternalConsumer,
+    },
+}
+
+/// Starts the MQTT way in `config` asks for, with a task that logs its counters.
+async fn start_mqtt(
+    config: &Config,
+    pipeline: &Pipeline,
+    store: &Arc<dyn Store>,
+) -> Result<Option<Mqtt>> {
+    let ingestor = Arc::new(vitalis_mqtt::Ingestor::new(pipeline.clone(), store.clone()));
+    let mqtt = match &config.mqtt {
+        MqttMode::Off => return Ok(None),
+        MqttMode::External { url } => {
+            tracing::info!(broker = %redact(url), "consuming device readings from an MQTT broker");
+            Mqtt::External {
+                _consumer: vitalis_mqtt::ExternalConsumer::start(url, ingestor.clone())?,
+            }
+        }
+        MqttMode::Embedded { listen, explicit } => {
+            let broker_config = vitalis_mqtt::BrokerConfig {
+                listen: *listen,
+                max_packet_bytes: config.max_body_bytes + 1024,
+                ..vitalis_mqtt::BrokerConfig::default()
+            };
+            match vitalis_mqtt::EmbeddedBroker::start(broker_config, ingestor.clone()).await {
+                Ok(broker) => {
+                    tracing::info!(addr = %broker.local_addr(), "MQTT endpoint for devices");
+                    Mqtt::Embedded { _broker: broker }
+                }
+                // Only the default address gives way, so that a second server on the
+                // same machine still starts; an address asked for must be had.
+                Err(err) if !explicit && err.kind() == std::io::ErrorKind::AddrInUse => {
+                    tracing::warn!(%listen, "MQTT endpoint not started: the default address is in use (set --mqtt-listen)");
+                    return Ok(None);
+                }
+                Err(err) => {
+                    return Err(err)
+                        .with_context(|| format!("binding the MQTT endpoint on {listen}"));
+                }
+            }
+        }
+    };
+    tokio::spawn(log_mqtt_counters(ingestor));
+    Ok(Some(mqtt))
+}
+
+/// Logs the MQTT counters once a minute when they moved (refusals at warn level).
+async fn log_mqtt_counters(ingestor: Arc<vitalis_mqtt::Ingestor>) {
+    let mut last = vitalis_mqtt::StatsSnapshot::default();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        // Ends with the server: nobody else holds the ingestor then.
+        if Arc::strong_count(&ingestor) == 1 {
+            return;
+        }
+        let now = ingestor.stats().snapshot();
+        if now == last {
+            continue;
+        }
+        let refused = now.malformed + now.unauthorized > last.malformed + last.unauthorized;
+        let counters = serde_json::to_string(&now).unwrap_or_default();
+        if refused {
+            tracing::warn!(%counters, "MQTT counters (messages refused since the last report)");
+        } else {
+            tracing::info!(%counters, "MQTT counters");
+        }
+        last = now;
+    }
 }
 
 /// The embedded chain of a running server.
@@ -306,6 +386,7 @@ pub(crate) async fn start(config: &Config) -> Result<Running> {
         vitalis_ingest::alerts::AlertConfig::default(),
     );
     let alerts = alerter.clone().spawn(&pipeline);
+    let mqtt = start_mqtt(config, &pipeline, &store).await?;
     let state = AppState::new(
         store.clone(),
         pipeline,
@@ -342,6 +423,7 @@ pub(crate) async fn start(config: &Config) -> Result<Running> {
         _anchorer: anchorer,
         _alerts: alerts,
         _access_log: access_log,
+        _mqtt: mqtt,
     })
 }
 

@@ -194,7 +194,7 @@ async fn find_device(store: &SqlStore, token_or_id: &str) -> Result<(PatientId, 
 }
 
 /// A sheet's rows with their numbers (from 1, as a spreadsheet shows them).
-type Rows = Vec<(u64, Vec<Cell>)>;
+use vitalis_import::sheet::Rows;
 
 fn cell_text(cell: &Cell) -> String {
     match cell {
@@ -233,35 +233,25 @@ fn read_csv(path: &Path) -> Result<Option<Rows>> {
 /// The first sheet of a workbook, rows numbered as the spreadsheet shows them; `None`
 /// while it cannot be opened (being written).
 fn read_xlsx(path: &Path) -> Result<Option<Rows>> {
-    use calamine::{Data, Reader, Xlsx, open_workbook};
+    use calamine::{Reader, Xlsx, open_workbook};
     if !path.exists() {
         bail!("{}: no such file", path.display());
     }
-    let Ok(mut workbook) = open_workbook::<Xlsx<_>, _>(path) else {
-        return Ok(None);
+    // calamine 0.38 overflows on a cell reference with a long run of column letters (a
+    // panic where overflow checks are on): a refusal naming the file, not a crash.
+    let read = std::panic::catch_unwind(|| {
+        let mut workbook = open_workbook::<Xlsx<_>, _>(path).ok()?;
+        workbook.worksheet_range_at(0)?.ok()
+    });
+    let range = match read {
+        Ok(Some(range)) => range,
+        Ok(None) => return Ok(None),
+        Err(_) => bail!(
+            "{}: the workbook has a cell reference the XLSX reader cannot handle",
+            path.display()
+        ),
     };
-    let Some(Ok(range)) = workbook.worksheet_range_at(0) else {
-        return Ok(None);
-    };
-    let first_row = u64::from(range.start().map_or(0, |(row, _)| row));
-    let first_column = range.start().map_or(0, |(_, column)| column) as usize;
-    let rows = range
-        .rows()
-        .enumerate()
-        .map(|(i, cells)| {
-            let mut row: Vec<Cell> = vec![Cell::Empty; first_column];
-            row.extend(cells.iter().map(|cell| match cell {
-                Data::Empty => Cell::Empty,
-                Data::Float(f) => Cell::Number(*f),
-                Data::Int(i) => Cell::Number(*i as f64),
-                Data::DateTime(d) => Cell::Number(d.as_f64()),
-                Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => Cell::from_text(s),
-                Data::Bool(b) => Cell::Text(b.to_string()),
-                Data::Error(e) => Cell::Text(format!("#{e:?}")),
-            }));
-            (first_row + i as u64 + 1, row)
-        })
-        .collect();
+    let rows = vitalis_import::sheet::rows_of_range(&range);
     Ok(Some(rows))
 }
 

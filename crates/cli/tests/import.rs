@@ -657,3 +657,35 @@ async fn google_fit_daily_rows_are_stamped_at_local_midnight() {
         [(1_614_549_600_000, 5000.0)]
     );
 }
+
+/// A workbook (found by fuzzing the sheet reader) whose cell reference has a long run of
+/// column letters, on which calamine 0.38 overflows: `watch` reports it, naming the file,
+/// and waits for a readable version instead of crashing.
+#[test]
+fn watch_reports_a_workbook_the_xlsx_reader_cannot_handle() {
+    let (dir, _token, device_id) = with_device();
+    let sheet = dir.path().join("fuzzed.xlsx");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/long-column-reference.xlsx"),
+        &sheet,
+    )
+    .unwrap();
+    let out = vitalis(&[
+        "watch",
+        sheet.to_str().unwrap(),
+        "--device",
+        &device_id,
+        "--once",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "not a crash: {err}");
+    assert!(
+        err.contains(
+            "fuzzed.xlsx: the workbook has a cell reference the XLSX reader cannot handle; waiting for it"
+        ),
+        "{err}"
+    );
+}

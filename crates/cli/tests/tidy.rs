@@ -68,6 +68,7 @@ const PURE_CRATES: &[&str] = &[
     "vitalis-crypto",
     "vitalis-access",
     "vitalis-analytics",
+    "vitalis-abe",
 ];
 const IMPURE: &[&str] = &[
     "tokio",

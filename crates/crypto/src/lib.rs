@@ -14,6 +14,9 @@
 //!   the root goes on chain; each record keeps its proof.
 //! - [`seal`]: Argon2id password hashes, and small secrets (an account's signing key)
 //!   sealed with XChaCha20-Poly1305 under a password-derived key or a recovery key.
+//! - [`envelope`]: protected records encrypted under per-record data keys
+//!   (XChaCha20-Poly1305, the record header as associated data), the keys wrapped for the
+//!   patient with HPKE (RFC 9180, X25519) or under another key.
 //!
 //! A correction, end to end:
 //!
@@ -50,5 +53,6 @@
 //! ```
 
 pub mod chameleon;
+pub mod envelope;
 pub mod merkle;
 pub mod seal;

@@ -13,8 +13,10 @@
 //! start in practice), and each interval then ends where the next begins, so a beat's
 //! time is the sum of the intervals before it. Data of several FIT files chained in one
 //! input are read in turn. A file that ends early yields everything before the cut and
-//! then [`ImportError::Truncated`](crate::ImportError::Truncated) with the message number
-//! and byte offset.
+//! then [`ImportError::Truncated`] with the message number and byte offset. A header of a
+//! size other than 12 or 14 bytes, or a message that runs past the data its header
+//! declares, is [`ImportError::Malformed`]: `fitparser` would read on without bounds
+//! checks there.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -37,6 +39,9 @@ const CHUNK: usize = 64 * 1024;
 /// A FIT message is at most a few kilobytes (255 fields of 255 bytes and developer
 /// fields); if the decoder still fails with this much data buffered, the data is bad.
 const MAX_MESSAGE: usize = 256 * 1024;
+/// The header sizes FIT files use (12 bytes, or 14 with the header's own CRC), the only
+/// ones `fitparser` decodes.
+const HEADER_SIZES: [u8; 2] = [12, 14];
 /// Degrees per semicircle (2^31 semicircles are 180°).
 const DEGREES_PER_SEMICIRCLE: f64 = 180.0 / 2_147_483_648.0;
 
@@ -53,6 +58,10 @@ pub struct FitFile<R> {
     messages: u64,
     /// Inside a FIT file (header read, CRC not yet).
     in_file: bool,
+    /// Bytes of the current FIT file consumed (header and messages), and where its
+    /// messages end by its header (header size plus data size).
+    file_pos: u64,
+    file_end: u64,
     files: u64,
     processor: FitStreamProcessor,
     file: String,
@@ -90,6 +99,8 @@ impl<R: Read> FitFile<R> {
             consumed: 0,
             messages: 0,
             in_file: false,
+            file_pos: 0,
+            file_end: 0,
             files: 0,
             processor: FitStreamProcessor::new(),
             file: file.into(),
@@ -160,6 +171,28 @@ impl<R: Read> FitFile<R> {
                     Err(err) => return Some(Err(err)),
                 }
             }
+            if !self.in_file {
+                match self.header_check() {
+                    HeaderCheck::Whole => {}
+                    HeaderCheck::Partial => match self.fill() {
+                        Ok(true) => continue,
+                        Ok(false) => {
+                            let detail = "the input ends inside a FIT header".to_owned();
+                            return Some(Err(self.truncated(detail)));
+                        }
+                        Err(err) => return Some(Err(err)),
+                    },
+                    HeaderCheck::BadSize(size) => {
+                        return Some(Err(ImportError::Malformed {
+                            file: self.file.clone(),
+                            at: self.here(),
+                            detail: format!(
+                                "a FIT header of {size} bytes (FIT headers have 12 or 14)"
+                            ),
+                        }));
+                    }
+                }
+            }
             let available = self.buf.len() - self.pos;
             let (object, used) = match self.processor.deserialize_next(&self.buf[self.pos..]) {
                 Ok((rest, object)) => (object, available - rest.len()),
@@ -180,8 +213,29 @@ impl<R: Read> FitFile<R> {
             self.pos += used;
             let start = self.here();
             self.consumed += used as u64;
+            if matches!(
+                object,
+                FitObject::DefinitionMessage(_) | FitObject::DataMessage(_)
+            ) {
+                self.file_pos += used as u64;
+                // Past the declared end the decoder would take the next bytes for the
+                // header of a chained file, unchecked.
+                if self.file_pos > self.file_end {
+                    return Some(Err(ImportError::Malformed {
+                        file: self.file.clone(),
+                        at: start,
+                        detail: format!(
+                            "the message runs past the end of the data the FIT header \
+                             declares ({} bytes with the header)",
+                            self.file_end
+                        ),
+                    }));
+                }
+            }
             match object {
-                FitObject::Header(_) => {
+                FitObject::Header(header) => {
+                    self.file_pos = u64::from(header.header_size());
+                    self.file_end = self.file_pos + u64::from(header.data_size());
                     self.in_file = true;
                     self.files += 1;
                     self.last_distance = None;
@@ -200,6 +254,18 @@ impl<R: Read> FitFile<R> {
                     }
                 }
             }
+        }
+    }
+
+    /// Checks the header size before the decoder reads a header: `fitparser` slices its
+    /// input by the declared size without a bounds check, so a size beyond the bytes at
+    /// hand makes it panic, and it decodes no size but 12 and 14 correctly.
+    fn header_check(&self) -> HeaderCheck {
+        let rest = &self.buf[self.pos..];
+        match rest.first() {
+            Some(&size) if !HEADER_SIZES.contains(&size) => HeaderCheck::BadSize(size),
+            Some(&size) if rest.len() >= usize::from(size) => HeaderCheck::Whole,
+            _ => HeaderCheck::Partial,
         }
     }
 
@@ -349,6 +415,16 @@ impl<R: Read> FitFile<R> {
 
 importer!(FitFile<R: Read>);
 
+/// The bytes at the start of a FIT file, as [`FitFile::header_check`] finds them.
+enum HeaderCheck {
+    /// A whole header of a size the decoder reads.
+    Whole,
+    /// The start of one; more input is needed.
+    Partial,
+    /// A header size other than 12 or 14, which the decoder cannot read.
+    BadSize(u8),
+}
+
 /// A numeric FIT value as `f64`; `None` for invalid, text and timestamps.
 fn number(value: &FitValue) -> Option<f64> {
     Some(match *value {
@@ -373,5 +449,61 @@ fn degrees(value: f64, units: &str) -> f64 {
         value * DEGREES_PER_SEMICIRCLE
     } else {
         value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vitalis_model::Timestamp;
+
+    fn read(bytes: &[u8]) -> Vec<Result<Item>> {
+        let now = Timestamp::new(1_767_225_600_000).unwrap();
+        FitFile::new(bytes, "x.fit", ImportOptions::new(now)).collect()
+    }
+
+    /// A 14-byte FIT header declaring `header_size` and `data_size`, with a non-zero
+    /// header CRC (so the decoder checks it).
+    fn header(header_size: u8, data_size: u32) -> Vec<u8> {
+        let mut bytes = vec![header_size, 0x10, 0xee, 0x07];
+        bytes.extend_from_slice(&data_size.to_le_bytes());
+        bytes.extend_from_slice(b".FIT");
+        bytes.extend_from_slice(&[0xa9, 0x1e]);
+        bytes
+    }
+
+    fn malformed(items: &[Result<Item>]) -> String {
+        match items.last() {
+            Some(Err(err @ ImportError::Malformed { .. })) => err.to_string(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    // Found by the `fit` fuzz target: fitparser slices `input[..header_size - 2]` to check
+    // a header's CRC, so a header claiming 205 bytes in a shorter input panicked.
+    #[test]
+    fn a_header_longer_than_the_input_is_malformed() {
+        let items = read(&header(205, 0));
+        assert_eq!(items.len(), 1);
+        assert!(malformed(&items).contains("205 bytes"));
+        let mut short = header(14, 0);
+        short.truncate(13);
+        assert!(matches!(
+            &read(&short)[..],
+            [Err(ImportError::Truncated { detail, .. })] if detail.contains("FIT header")
+        ));
+    }
+
+    // A message running past the declared data made the decoder read the next bytes as
+    // the header of a chained file, unchecked (the same panic).
+    #[test]
+    fn a_message_past_the_declared_data_is_malformed() {
+        let mut bytes = header(14, 1);
+        bytes[12..].fill(0);
+        // Definition message for local 0 (file_id, one 1-byte enum field).
+        bytes.extend_from_slice(&[0x40, 0, 0, 0, 0, 1, 0, 1, 0]);
+        bytes.extend_from_slice(&header(205, 0));
+        let items = read(&bytes);
+        assert!(malformed(&items).contains("past the end of the data"));
     }
 }

@@ -243,6 +243,34 @@ impl Cell {
     }
 }
 
+/// A sheet's rows, each with its row number as the spreadsheet shows it (from 1).
+pub type Rows = Vec<(u64, Vec<Cell>)>;
+
+/// The cells of a worksheet read by calamine, numbered as the spreadsheet shows them and
+/// padded with empty cells left of the used range, so column letters keep their places.
+pub fn rows_of_range(range: &calamine::Range<calamine::Data>) -> Rows {
+    use calamine::Data;
+    let first_row = u64::from(range.start().map_or(0, |(row, _)| row));
+    let first_column = range.start().map_or(0, |(_, column)| column) as usize;
+    range
+        .rows()
+        .enumerate()
+        .map(|(i, cells)| {
+            let mut row: Vec<Cell> = vec![Cell::Empty; first_column];
+            row.extend(cells.iter().map(|cell| match cell {
+                Data::Empty => Cell::Empty,
+                Data::Float(f) => Cell::Number(*f),
+                Data::Int(i) => Cell::Number(*i as f64),
+                Data::DateTime(d) => Cell::Number(d.as_f64()),
+                Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => Cell::from_text(s),
+                Data::Bool(b) => Cell::Text(b.to_string()),
+                Data::Error(e) => Cell::Text(format!("#{e:?}")),
+            }));
+            (first_row + i as u64 + 1, row)
+        })
+        .collect()
+}
+
 impl fmt::Display for Cell {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -9,6 +9,8 @@
 //! - Every patient and institution account has a secp256k1 key created at sign-up, sealed
 //!   under the password and under the recovery key (shown once). Signing in unseals it into
 //!   the [`Keyring`], in memory only, for the session's lifetime: consent is signed with it.
+//!   A patient's key for unwrapping sealed records' data keys (HPKE, X25519) is derived
+//!   from the same secret; its public half is recorded in the store at each session start.
 //! - Sign-in and recovery are rate limited per email and per client address
 //!   ([`LoginLimiter`]).
 
@@ -29,6 +31,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use vitalis_access::Role;
+use vitalis_crypto::envelope::PatientSecretKey;
 use vitalis_crypto::seal;
 use vitalis_store::StoreError;
 use vitalis_store::directory::{Account, AccountStatus, NewAccount, NewInstitution, SealedKey};
@@ -378,6 +381,9 @@ async fn start_session(
         .create_session(id_hash, &account.id, &csrf, expires)
         .await?;
     if let Some(key) = key {
+        if let Some(patient) = &account.patient {
+            publish_seal_key(state, patient, &key).await?;
+        }
         state.keyring.insert(id_hash, key);
     }
     let secure = if state.config.secure_cookies {
@@ -392,6 +398,23 @@ async fn start_session(
     let cookie = HeaderValue::from_str(&cookie)
         .map_err(|_| ApiError::refused(StatusCode::INTERNAL_SERVER_ERROR, "internal", "cookie"))?;
     Ok((cookie, csrf))
+}
+
+/// Records the patient's public key for wrapping record data keys (derived from the
+/// account's secret: [`PatientSecretKey::from_account_secret`]), so records can be sealed
+/// for the patient while they are away. Accounts made before the key existed get it at
+/// their next sign-in.
+async fn publish_seal_key(
+    state: &AppState,
+    patient: &vitalis_model::PatientId,
+    key: &PrivateKeySigner,
+) -> Result<(), ApiError> {
+    let secret = zeroize::Zeroizing::new(<[u8; 32]>::from(key.to_bytes()));
+    let public = PatientSecretKey::from_account_secret(&secret)
+        .public_key()
+        .to_bytes();
+    state.store.set_seal_public_key(patient, public).await?;
+    Ok(())
 }
 
 /// `POST /auth/signin` body.

@@ -108,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readings", post(routes::ingest::upload))
         .route("/patients/{id}/readings", get(routes::read::readings))
         .route("/patients/{id}/records", get(routes::read::records))
+        .route("/patients/{id}/export", get(routes::export::export))
         .route("/patients/{id}/live", get(routes::live::stream))
         .route("/patients/{id}/verify", get(routes::verify::verify))
         .route("/patients/{id}/entries", post(routes::portal::manual_entry))
@@ -188,6 +189,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(routes::health));
     Router::new()
         .route("/phone", get(routes::devices::phone_page))
+        .merge(routes::ui::routes())
         .nest("/api/v1", api)
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)

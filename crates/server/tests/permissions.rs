@@ -16,6 +16,7 @@ use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{Method, Request, StatusCode, header};
 use serde_json::{Value, json};
+use sqlx::Connection;
 use tower::ServiceExt;
 use vitalis_access::{Action, MATRIX, Role, Rule};
 use vitalis_chain::foundry::{self, Anvil};
@@ -26,6 +27,7 @@ use vitalis_chain::rpc::{self, RpcServer};
 use vitalis_crypto::chameleon::ChameleonPublicKey;
 use vitalis_crypto::seal;
 use vitalis_ingest::{Pipeline, PipelineConfig};
+use vitalis_model::PatientId;
 use vitalis_server::{ApiConfig, AppState, router};
 use vitalis_store::directory::{AccountStatus, NewAccount};
 use vitalis_store::{AnchorOnChain, SqlStore, Store};
@@ -874,6 +876,10 @@ async fn recovery_and_password_change_keep_the_consent_key() {
     let w = World::new().await;
     let (signup, recovery) = w.sign_up("patient", "r@example.org").await;
     let address = signup.body["account"]["address"].clone();
+    // Sign-up records the patient's public key for sealing records.
+    let patient = PatientId::new(signup.body["account"]["patient_id"].as_str().unwrap()).unwrap();
+    let seal_key = w.store.seal_public_key(&patient).await.unwrap();
+    assert!(seal_key.is_some(), "no seal key after sign-up");
     let session = Caller {
         cookie: signup.cookie.clone(),
         csrf: signup.body["csrf_token"].as_str().map(str::to_owned),
@@ -912,6 +918,20 @@ async fn recovery_and_password_change_keep_the_consent_key() {
         reply.body["account"]["address"], address,
         "the same consent key"
     );
+    // The same seal key too (a different one would have been refused), and an account
+    // without one gets it back, unchanged, at its next sign-in.
+    assert_eq!(w.store.seal_public_key(&patient).await.unwrap(), seal_key);
+    let db = w._dir.path().join("v.db");
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE patients SET seal_public_key = NULL")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (reply, _) = w.sign_in("r@example.org", "recovered password").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(w.store.seal_public_key(&patient).await.unwrap(), seal_key);
 }
 
 #[tokio::test]

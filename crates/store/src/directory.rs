@@ -441,6 +441,15 @@ pub trait Directory: Send + Sync + 'static {
     ) -> Result<()>;
     /// The patient's region (for enterprise/government aggregates).
     async fn set_region(&self, patient: &PatientId, region: Option<&str>) -> Result<()>;
+
+    /// Sets the patient's public key for wrapping record data keys (X25519, 32 bytes).
+    /// The first key set stays: a different key later is refused with
+    /// `StoreError::Conflict("seal_public_key")`, since records already sealed for the
+    /// first would become unreadable to the patient. Setting the same key again is a no-op.
+    async fn set_seal_public_key(&self, patient: &PatientId, key: [u8; 32]) -> Result<()>;
+
+    /// The patient's public key for wrapping record data keys, if set.
+    async fn seal_public_key(&self, patient: &PatientId) -> Result<Option<[u8; 32]>>;
     /// Regions of the given patients.
     async fn regions(&self, patients: &[PatientId]) -> Result<Vec<(PatientId, Option<String>)>>;
 

@@ -727,6 +727,41 @@ impl Directory for SqlStore {
         Ok(())
     }
 
+    async fn set_seal_public_key(&self, patient: &PatientId, key: [u8; 32]) -> Result<()> {
+        let updated = sqlx::query(
+            "UPDATE patients SET seal_public_key = $1 WHERE id = $2 AND seal_public_key IS NULL",
+        )
+        .bind(key.to_vec())
+        .bind(patient.as_str())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if updated == 1 {
+            return Ok(());
+        }
+        match self.seal_public_key(patient).await? {
+            Some(stored) if stored == key => Ok(()),
+            Some(_) => Err(StoreError::Conflict("seal_public_key".into())),
+            None => Err(StoreError::UnknownPatient(patient.to_string())),
+        }
+    }
+
+    async fn seal_public_key(&self, patient: &PatientId) -> Result<Option<[u8; 32]>> {
+        let row = sqlx::query("SELECT seal_public_key FROM patients WHERE id = $1")
+            .bind(patient.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Err(StoreError::UnknownPatient(patient.to_string()));
+        };
+        row.try_get::<Option<Vec<u8>>, _>("seal_public_key")?
+            .map(|bytes| {
+                <[u8; 32]>::try_from(bytes.as_slice())
+                    .map_err(|_| StoreError::Corrupt("seal_public_key".into()))
+            })
+            .transpose()
+    }
+
     async fn regions(&self, patients: &[PatientId]) -> Result<Vec<(PatientId, Option<String>)>> {
         let mut out = Vec::with_capacity(patients.len());
         for patient in patients {

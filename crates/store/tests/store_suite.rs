@@ -148,6 +148,7 @@ both_backends!(
     keeps_accounts_sessions_and_tokens,
     applies_section_choices_and_revokes_devices,
     batches_identical_access_entries_under_distinct_roots,
+    keeps_the_first_seal_public_key,
 );
 
 fn ts(ms: i64) -> Timestamp {
@@ -402,6 +403,25 @@ async fn pages_through_readings(store: SqlStore) {
         }
     }
     assert_eq!(got, expected);
+}
+
+async fn keeps_the_first_seal_public_key(store: SqlStore) {
+    use vitalis_store::Directory;
+    let (p, _) = patient_with_device(&store, 11).await;
+    assert_eq!(store.seal_public_key(&p).await.unwrap(), None);
+    store.set_seal_public_key(&p, [7; 32]).await.unwrap();
+    // The same key again is fine; another one would orphan sealed records.
+    store.set_seal_public_key(&p, [7; 32]).await.unwrap();
+    assert!(matches!(
+        store.set_seal_public_key(&p, [8; 32]).await,
+        Err(StoreError::Conflict(what)) if what == "seal_public_key"
+    ));
+    assert_eq!(store.seal_public_key(&p).await.unwrap(), Some([7; 32]));
+    let ghost = PatientId::new("ghost").unwrap();
+    assert!(matches!(
+        store.set_seal_public_key(&ghost, [7; 32]).await,
+        Err(StoreError::UnknownPatient(_))
+    ));
 }
 
 async fn authenticates_tokens(store: SqlStore) {

@@ -11,7 +11,9 @@ fn options() -> ImportOptions {
 }
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(s) = vitalis_import::apple_zip::open_zip(std::io::Cursor::new(data), "fuzz", options()) {
+    if let Ok(s) =
+        vitalis_import::apple_zip::open_zip(std::io::Cursor::new(data), "fuzz", options())
+    {
         s.for_each(drop);
     }
 });

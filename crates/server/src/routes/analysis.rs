@@ -94,6 +94,44 @@ async fn samples(
     from: i64,
     to: i64,
 ) -> Result<Vec<Sample>, ApiError> {
+    readings_of(state, patient, metric, from, to, |t, value| match value {
+        Reading::Scalar(v) => Some(Sample::new(t, v)),
+        _ => None,
+    })
+    .await
+}
+
+/// Sleep-stage readings of `patient` in `[from, to]`.
+async fn stages(
+    state: &AppState,
+    patient: &PatientId,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(i64, vitalis_model::SleepStage)>, ApiError> {
+    readings_of(
+        state,
+        patient,
+        Metric::SleepStage,
+        from,
+        to,
+        |t, value| match value {
+            Reading::SleepStage(stage) => Some((t, stage)),
+            _ => None,
+        },
+    )
+    .await
+}
+
+/// Every reading of `patient`'s `metric` in `[from, to]`, paged through the store, kept
+/// where `pick` (given its time in ms and value) returns something.
+async fn readings_of<T>(
+    state: &AppState,
+    patient: &PatientId,
+    metric: Metric,
+    from: i64,
+    to: i64,
+    pick: impl Fn(i64, Reading) -> Option<T>,
+) -> Result<Vec<T>, ApiError> {
     let ts = |t: i64, f: &'static str| {
         Timestamp::new(t).map_err(|e| ApiError::field(f, "invalid_parameter", e.message))
     };
@@ -110,44 +148,11 @@ async fn samples(
     let mut out = Vec::new();
     loop {
         let page = state.store.readings(&query).await?;
-        out.extend(page.readings.iter().filter_map(|r| match r.value {
-            Reading::Scalar(v) => Some(Sample::new(r.t.millis(), v)),
-            _ => None,
-        }));
-        match page.next {
-            Some(next) => query.after = Some(next),
-            None => return Ok(out),
-        }
-    }
-}
-
-/// Sleep-stage readings of `patient` in `[from, to]`.
-async fn stages(
-    state: &AppState,
-    patient: &PatientId,
-    from: i64,
-    to: i64,
-) -> Result<Vec<(i64, vitalis_model::SleepStage)>, ApiError> {
-    let ts = |t: i64, f: &'static str| {
-        Timestamp::new(t).map_err(|e| ApiError::field(f, "invalid_parameter", e.message))
-    };
-    let mut query = ReadingQuery {
-        patient: patient.clone(),
-        metric: Some(Metric::SleepStage),
-        metrics: None,
-        sections: None,
-        from: ts(from.max(0), "from")?,
-        to: ts(to, "to")?,
-        after: None,
-        limit: 10_000,
-    };
-    let mut out = Vec::new();
-    loop {
-        let page = state.store.readings(&query).await?;
-        out.extend(page.readings.iter().filter_map(|r| match r.value {
-            Reading::SleepStage(stage) => Some((r.t.millis(), stage)),
-            _ => None,
-        }));
+        out.extend(
+            page.readings
+                .iter()
+                .filter_map(|r| pick(r.t.millis(), r.value)),
+        );
         match page.next {
             Some(next) => query.after = Some(next),
             None => return Ok(out),

@@ -3,10 +3,12 @@
 pub(crate) mod analysis;
 pub(crate) mod consent;
 pub(crate) mod devices;
+pub(crate) mod export;
 pub(crate) mod ingest;
 pub(crate) mod live;
 pub(crate) mod portal;
 pub(crate) mod read;
+pub(crate) mod ui;
 pub(crate) mod verify;
 
 use axum::Json;
