@@ -106,6 +106,7 @@ async fn main() -> Result<()> {
                 idempotency_key: None,
                 parts: vec![(Section::Protected, batch)],
                 received_at: now,
+                seal: None,
             }])
             .await?;
     }
@@ -165,6 +166,7 @@ async fn main() -> Result<()> {
             to: Timestamp::new(end)?,
             after: None,
             limit: 10_000,
+            keys: None,
         };
         let mut samples = Vec::with_capacity(total as usize);
         loop {

@@ -114,6 +114,7 @@ async fn build(args: &Args) -> Result<World> {
                 idempotency_key: None,
                 parts: vec![(Section::Protected, readings)],
                 received_at: now,
+                seal: None,
             });
         }
         // Groups of ~50,000 readings, as the writer task commits them.

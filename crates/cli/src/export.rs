@@ -116,6 +116,7 @@ pub(crate) async fn run(args: ExportArgs) -> Result<()> {
         to,
         after: None,
         limit: PAGE,
+        keys: None,
     };
     let (readings, note_count) = match &args.out {
         None => {

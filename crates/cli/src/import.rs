@@ -167,6 +167,7 @@ pub(crate) fn new_batch(
         idempotency_key: None,
         parts,
         received_at,
+        seal: None,
     };
     (batch, repeated)
 }

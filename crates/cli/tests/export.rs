@@ -77,6 +77,7 @@ async fn seeded() -> (tempfile::TempDir, String) {
             idempotency_key: None,
             parts: vec![(Section::Protected, protected), (Section::Open, open)],
             received_at: now,
+            seal: None,
         }])
         .await
         .unwrap();
@@ -100,6 +101,7 @@ async fn seeded() -> (tempfile::TempDir, String) {
             t: Timestamp::new(note.t).unwrap(),
             payload: note.encode(),
             received_at: now,
+            seal: None,
         })
         .await
         .unwrap();

@@ -108,6 +108,7 @@ impl Pipeline {
             idempotency_key: idempotency_key.map(str::to_owned),
             parts: checked.parts,
             received_at: now,
+            seal: None,
         };
         let (reply, answer) = oneshot::channel();
         self.jobs

@@ -365,6 +365,7 @@ mod tests {
                     idempotency_key: None,
                     parts: vec![(Section::Protected, vec![reading])],
                     received_at: now,
+                    seal: None,
                 }])
                 .await
                 .unwrap();

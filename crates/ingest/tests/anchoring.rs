@@ -179,6 +179,7 @@ impl World {
                     idempotency_key: None,
                     parts: vec![(Section::Protected, vec![reading])],
                     received_at: now,
+                    seal: None,
                 }])
                 .await
                 .unwrap();

@@ -37,7 +37,8 @@ pub use reading::{
     MAX_CLOCK_SKEW_MS, Position, RawReading, RawValue, Reading, SleepStage, Timestamp, Value,
 };
 pub use record::{
-    ChainError, ChainLink, Commitment, ContentId, ENCODING_V1, Opening, PayloadError, PayloadHash,
-    RecordHeader, decode_payload, encode_payload, verify_chain,
+    ChainError, ChainLink, Commitment, ContentId, ENCODING_SEALED, ENCODING_V1, Opening,
+    PayloadError, PayloadHash, RecordHeader, decode_payload, encode_payload, is_sealed,
+    plaintext_encoding, sealing_context, verify_chain,
 };
 pub use section::Section;

@@ -32,6 +32,46 @@ use crate::section::Section;
 /// Version of [`encode_payload`]'s format, stored with every record.
 pub const ENCODING_V1: u16 = 1;
 
+/// Bit of a record's `encoding` that says its stored payload is sealed (encrypted under
+/// the record's own data key); the other bits name the plaintext's format. The
+/// commitment binds the whole field, so the bit cannot be removed unnoticed.
+pub const ENCODING_SEALED: u16 = 0x8000;
+
+/// Whether a record of this `encoding` stores a sealed payload.
+pub const fn is_sealed(encoding: u16) -> bool {
+    encoding & ENCODING_SEALED != 0
+}
+
+/// The format of a record's plaintext payload (its `encoding` without the sealed bit).
+pub const fn plaintext_encoding(encoding: u16) -> u16 {
+    encoding & !ENCODING_SEALED
+}
+
+/// Domain separator of [`sealing_context`].
+const SEALING_DOMAIN: &[u8] = b"vitalis/sealed-record/v1";
+
+/// The associated data a sealed record's payload (and its wrapped data key) is bound to:
+/// the patient, sequence number, section and time range, so a ciphertext moved to another
+/// record, or a header changed, fails to open.
+pub fn sealing_context(
+    patient: &PatientId,
+    seq: u64,
+    section: Section,
+    t_from: Timestamp,
+    t_to: Timestamp,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(SEALING_DOMAIN.len() + 64);
+    out.extend_from_slice(SEALING_DOMAIN);
+    for field in [patient.as_str(), section.name()] {
+        out.extend_from_slice(&(field.len() as u32).to_be_bytes());
+        out.extend_from_slice(field.as_bytes());
+    }
+    out.extend_from_slice(&seq.to_be_bytes());
+    out.extend_from_slice(&t_from.millis().to_be_bytes());
+    out.extend_from_slice(&t_to.millis().to_be_bytes());
+    out
+}
+
 /// Multicodec code of the `raw` codec.
 const RAW_CODEC: u64 = 0x55;
 /// Multihash code of sha2-256.

@@ -119,6 +119,7 @@ impl App {
                         idempotency_key: None,
                         parts: vec![(section, part.to_vec())],
                         received_at: Timestamp::new(received_at).unwrap(),
+                        seal: None,
                     }])
                     .await
                     .unwrap();

@@ -146,6 +146,7 @@ impl TestApp {
             to: Timestamp::new(now_ms() + 86_400_000).unwrap(),
             after: None,
             limit: 100_000,
+            keys: None,
         };
         self.store.readings(&query).await.unwrap().readings.len()
     }

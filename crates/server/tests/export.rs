@@ -211,6 +211,7 @@ async fn exports_stream_every_reading_in_each_format_and_are_logged() {
             t: Timestamp::new(note.t).unwrap(),
             payload: note.encode(),
             received_at: Timestamp::new(now_ms()).unwrap(),
+            seal: None,
         })
         .await
         .unwrap();

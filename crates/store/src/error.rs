@@ -29,6 +29,12 @@ pub enum StoreError {
     /// The request cannot be stored as it is.
     #[error("invalid: {0}")]
     Invalid(String),
+    /// A protected record is sealed and the reader holds no key that opens it.
+    #[error("record {record} is sealed and the reader's keys do not open it")]
+    Sealed {
+        /// The record.
+        record: String,
+    },
     /// Stored data could not be read back (a bug or outside tampering).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),

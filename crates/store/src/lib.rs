@@ -28,9 +28,11 @@ pub mod analysis;
 mod anchors;
 pub mod directory;
 mod error;
+pub mod sealing;
 mod sql;
 mod sql_analysis;
 mod sql_directory;
+mod sql_sealing;
 mod types;
 
 pub use analysis::Analysis;
@@ -38,8 +40,9 @@ pub use directory::Directory;
 pub use error::{Result, StoreError};
 pub use sql::SqlStore;
 pub use types::{
-    AnchorOnChain, AppendReceipt, DeviceAuth, NewBatch, NewDocument, PendingAnchor, ReadingCursor,
-    ReadingQuery, ReadingsPage, RecordAnchor, RecordReceipt, StoredReading, StoredRecord,
+    AnchorOnChain, AppendReceipt, DeviceAuth, NewBatch, NewDocument, PendingAnchor, ReaderKeys,
+    ReadingCursor, ReadingQuery, ReadingsPage, RecordAnchor, RecordReceipt, StoredReading,
+    StoredRecord,
 };
 
 use async_trait::async_trait;
@@ -99,6 +102,29 @@ pub trait Store: directory::Directory + analysis::Analysis + Send + Sync + 'stat
 
     /// The stored bytes with content id `cid`.
     async fn blob(&self, cid: &ContentId) -> Result<Option<Vec<u8>>>;
+
+    /// Starts a sealing epoch for a patient: stores its wrapped key, returns its id.
+    async fn create_seal_epoch(&self, epoch: &sealing::NewSealEpoch) -> Result<i64>;
+
+    /// The patient's sealing epochs, oldest first.
+    async fn seal_epochs(&self, patient: &PatientId) -> Result<Vec<sealing::SealEpoch>>;
+
+    /// Replaces an epoch's policy and policy-wrapped key (its key wrapped again for a new
+    /// set of readers); the patient's wrap and every record stay as they are.
+    async fn rewrap_seal_epoch(
+        &self,
+        id: i64,
+        policy: Option<&str>,
+        policy_wrap: Option<&[u8]>,
+    ) -> Result<()>;
+
+    /// The plaintext payload of a record: the stored bytes of a plain record, the opened
+    /// bytes of a sealed one ([`StoreError::Sealed`] when `keys` cannot open it).
+    async fn open_payload(
+        &self,
+        record: &StoredRecord,
+        keys: Option<&ReaderKeys>,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>>;
 
     /// The patient's latest sequence number and commitment (0 and genesis when empty).
     async fn head(&self, patient: &PatientId) -> Result<(u64, Commitment)>;

@@ -15,8 +15,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, Executor, Row};
 use vitalis_crypto::chameleon::{self, ChameleonPublicKey};
 use vitalis_model::{
-    Commitment, ContentId, DeviceId, ENCODING_V1, Metric, Opening, PatientId, PayloadHash,
-    Position, Reading, RecordHeader, RecordId, Section, SleepStage, Timestamp, Value,
+    Commitment, ContentId, DeviceId, ENCODING_SEALED, ENCODING_V1, Metric, Opening, PatientId,
+    PayloadHash, Position, Reading, RecordHeader, RecordId, Section, SleepStage, Timestamp, Value,
     encode_payload,
 };
 
@@ -25,6 +25,7 @@ use crate::types::{
     RecordReceipt, StoredReading, StoredRecord,
 };
 use crate::{Result, Store, StoreError};
+use vitalis_crypto::envelope::DataKey;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -46,6 +47,9 @@ pub struct SqlStore {
     pub(crate) backend: Backend,
     /// The supervisor's chameleon-hash key that every record's payload hash is made with.
     payload_key: ChameleonPublicKey,
+    /// The node's key for the minute rollups of sealed readings (never stored in the
+    /// database); without it protected records cannot be sealed.
+    rollup_key: Option<DataKey>,
 }
 
 /// The `settings` key of the supervisor's chameleon-hash public key.
@@ -94,6 +98,7 @@ impl SqlStore {
             pool,
             backend,
             payload_key: *payload_key,
+            rollup_key: None,
         };
         store.bind_payload_key().await?;
         Ok(store)
@@ -119,6 +124,24 @@ impl SqlStore {
             });
         }
         Ok(())
+    }
+
+    /// Gives the store the node's rollup key, which protects the minute rollups of sealed
+    /// readings. The key is kept outside the database (a file in the node's key
+    /// directory), so a copy of the database alone reveals no protected value.
+    pub fn with_rollup_key(mut self, key: DataKey) -> SqlStore {
+        self.rollup_key = Some(key);
+        self
+    }
+
+    /// The rollup key, or an error naming what is missing.
+    pub(crate) fn rollup_key(&self) -> Result<&DataKey> {
+        self.rollup_key.as_ref().ok_or_else(|| {
+            StoreError::Invalid(
+                "this store was opened without a rollup key, so it cannot seal or read sealed rollups"
+                    .into(),
+            )
+        })
     }
 
     /// The supervisor's chameleon-hash public key this store commits records under.
@@ -429,10 +452,11 @@ impl Store for SqlStore {
             .bind(i64::from(q.limit) + 1)
             .fetch_all(&self.pool)
             .await?;
-        let mut readings = rows
+        let rows = rows
             .iter()
             .map(stored_reading)
             .collect::<Result<Vec<_>>>()?;
+        let mut readings = self.fill_sealed(rows, q.keys.as_ref()).await?;
         let next = if readings.len() > q.limit as usize {
             readings.truncate(q.limit as usize);
             readings.last().map(|r| ReadingCursor {
@@ -452,13 +476,9 @@ impl Store for SqlStore {
         after_seq: u64,
         limit: u32,
     ) -> Result<Vec<StoredRecord>> {
-        let rows = sqlx::query(
-            "SELECT r.id, r.patient_id, r.seq, r.source, r.section, r.encoding, r.t_from, r.t_to, \
-             r.prev, r.commitment, r.cid, r.reading_count, r.created_at, r.payload_hash, \
-             r.opening, r.anchor_proof, a.root, a.chain_index, a.block_number, a.tx_hash \
-             FROM records r LEFT JOIN anchors a ON a.id = r.anchor_id \
-             WHERE r.patient_id = $1 AND r.seq > $2 ORDER BY r.seq LIMIT $3",
-        )
+        let rows = sqlx::query(&format!(
+            "{RECORD_SELECT} WHERE r.patient_id = $1 AND r.seq > $2 ORDER BY r.seq LIMIT $3"
+        ))
         .bind(patient.as_str())
         .bind(after_seq as i64)
         .bind(i64::from(limit))
@@ -515,6 +535,31 @@ impl Store for SqlStore {
 
     async fn confirm_anchor(&self, id: i64, on_chain: &crate::AnchorOnChain) -> Result<()> {
         crate::anchors::confirm(self, id, on_chain).await
+    }
+
+    async fn create_seal_epoch(&self, epoch: &crate::sealing::NewSealEpoch) -> Result<i64> {
+        self.create_seal_epoch_row(epoch).await
+    }
+
+    async fn seal_epochs(&self, patient: &PatientId) -> Result<Vec<crate::sealing::SealEpoch>> {
+        self.seal_epoch_rows(patient).await
+    }
+
+    async fn rewrap_seal_epoch(
+        &self,
+        id: i64,
+        policy: Option<&str>,
+        policy_wrap: Option<&[u8]>,
+    ) -> Result<()> {
+        self.rewrap_seal_epoch_row(id, policy, policy_wrap).await
+    }
+
+    async fn open_payload(
+        &self,
+        record: &StoredRecord,
+        keys: Option<&crate::ReaderKeys>,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+        self.open_payload_of(record, keys.map(|k| &*k.0)).await
     }
 
     async fn head(&self, patient: &PatientId) -> Result<(u64, Commitment)> {
@@ -578,7 +623,6 @@ impl SqlStore {
             let record = self
                 .insert_record(conn, batch, *section, &fresh, seq, prev)
                 .await?;
-            self.add_to_rollups(conn, &batch.patient, &fresh).await?;
             prev = Commitment::from_hex(&record.commitment).ok_or_else(|| corrupt("commitment"))?;
             receipt.accepted += record.readings;
             receipt.records.push(record);
@@ -712,18 +756,43 @@ impl SqlStore {
         prev: Commitment,
     ) -> Result<RecordReceipt> {
         let times = readings.iter().map(|r| r.t());
+        let t_from = times.clone().min().unwrap_or(batch.received_at);
+        let t_to = times.max().unwrap_or(batch.received_at);
+        let seal = batch
+            .seal
+            .as_ref()
+            .filter(|_| section == Section::Protected);
+        let payload = encode_payload(readings);
+        let sealed = seal.map(|key| {
+            crate::sql_sealing::seal(key, &batch.patient, seq, section, t_from, t_to, &payload)
+        });
         let row = RecordRow {
             patient: &batch.patient,
             source: &batch.device,
             section,
-            encoding: ENCODING_V1,
-            t_from: times.clone().min().unwrap_or(batch.received_at),
-            t_to: times.max().unwrap_or(batch.received_at),
-            payload: encode_payload(readings),
+            encoding: if sealed.is_some() {
+                ENCODING_V1 | ENCODING_SEALED
+            } else {
+                ENCODING_V1
+            },
+            t_from,
+            t_to,
+            payload: match &sealed {
+                Some(s) => s.bytes.clone(),
+                None => payload,
+            },
             reading_count: readings.len() as u64,
             created_at: batch.received_at,
         };
         let (id, receipt) = self.insert_record_row(conn, row, seq, prev).await?;
+        if let Some(sealed) = &sealed {
+            // The values stay out of the index and the plain rollups.
+            self.insert_record_key(conn, &id, sealed).await?;
+            self.add_to_sealed_rollups(conn, &batch.patient, &id, readings)
+                .await?;
+        } else {
+            self.add_to_rollups(conn, &batch.patient, readings).await?;
+        }
 
         for chunk in readings.chunks(INSERT_CHUNK) {
             let sql = format!(
@@ -733,7 +802,13 @@ impl SqlStore {
             );
             let mut insert = sqlx::query(&sql);
             for r in chunk {
-                let (v1, v2, v3) = value_columns(&r.value());
+                let (v1, v2, v3) = match sealed {
+                    Some(_) => (None, None, None),
+                    None => {
+                        let (v1, v2, v3) = value_columns(&r.value());
+                        (Some(v1), v2, v3)
+                    }
+                };
                 insert = insert
                     .bind(batch.patient.as_str())
                     .bind(r.metric().name())
@@ -823,18 +898,42 @@ impl SqlStore {
             .ok_or_else(|| StoreError::UnknownPatient(doc.patient.to_string()))?;
         let seq = head.try_get::<i64, _>("head_seq")? as u64 + 1;
         let prev = commitment_from(&head.try_get::<Vec<u8>, _>("head_commitment")?)?;
+        let sealed = doc
+            .seal
+            .as_ref()
+            .filter(|_| doc.section == Section::Protected)
+            .map(|key| {
+                crate::sql_sealing::seal(
+                    key,
+                    &doc.patient,
+                    seq,
+                    doc.section,
+                    doc.t,
+                    doc.t,
+                    &doc.payload,
+                )
+            });
         let row = RecordRow {
             patient: &doc.patient,
             source: &doc.source,
             section: doc.section,
-            encoding: doc.encoding,
+            encoding: match &sealed {
+                Some(_) => doc.encoding | ENCODING_SEALED,
+                None => doc.encoding,
+            },
             t_from: doc.t,
             t_to: doc.t,
-            payload: doc.payload.clone(),
+            payload: match &sealed {
+                Some(s) => s.bytes.clone(),
+                None => doc.payload.clone(),
+            },
             reading_count: 0,
             created_at: doc.received_at,
         };
-        let (_, receipt) = self.insert_record_row(&mut tx, row, seq, prev).await?;
+        let (id, receipt) = self.insert_record_row(&mut tx, row, seq, prev).await?;
+        if let Some(sealed) = &sealed {
+            self.insert_record_key(&mut tx, &id, sealed).await?;
+        }
         sqlx::query("UPDATE patients SET head_seq = $1, head_commitment = $2 WHERE id = $3")
             .bind(seq as i64)
             .bind(
@@ -864,23 +963,99 @@ struct RecordRow<'a> {
     created_at: Timestamp,
 }
 
-fn stored_reading(row: &AnyRow) -> Result<StoredReading> {
-    let metric = parse_metric(&row.try_get::<String, _>("metric")?)?;
-    Ok(StoredReading {
-        metric,
-        t: Timestamp::new(row.try_get("t")?).map_err(corrupt)?,
-        value: value_from_columns(
-            metric,
-            row.try_get("v1")?,
-            row.try_get("v2")?,
-            row.try_get("v3")?,
-        )?,
-        device: parse_id(row.try_get("device_id")?, DeviceId::new)?,
-        record: parse_id(row.try_get("record_id")?, RecordId::new)?,
-    })
+/// A row of the reading index: the reading, or where to find a sealed one's value.
+enum IndexRow {
+    Plain(StoredReading),
+    Sealed {
+        metric: Metric,
+        t: Timestamp,
+        device: DeviceId,
+        record: RecordId,
+    },
 }
 
-fn stored_record(row: &AnyRow) -> Result<StoredRecord> {
+fn stored_reading(row: &AnyRow) -> Result<IndexRow> {
+    let metric = parse_metric(&row.try_get::<String, _>("metric")?)?;
+    let t = Timestamp::new(row.try_get("t")?).map_err(corrupt)?;
+    let device = parse_id(row.try_get("device_id")?, DeviceId::new)?;
+    let record = parse_id(row.try_get("record_id")?, RecordId::new)?;
+    let Some(v1) = row.try_get::<Option<f64>, _>("v1")? else {
+        return Ok(IndexRow::Sealed {
+            metric,
+            t,
+            device,
+            record,
+        });
+    };
+    Ok(IndexRow::Plain(StoredReading {
+        metric,
+        t,
+        value: value_from_columns(metric, v1, row.try_get("v2")?, row.try_get("v3")?)?,
+        device,
+        record,
+    }))
+}
+
+impl SqlStore {
+    /// The readings of index rows, sealed ones opened with `keys` (each record once).
+    async fn fill_sealed(
+        &self,
+        rows: Vec<IndexRow>,
+        keys: Option<&crate::ReaderKeys>,
+    ) -> Result<Vec<StoredReading>> {
+        let mut records: Vec<RecordId> = Vec::new();
+        for row in &rows {
+            if let IndexRow::Sealed { record, .. } = row
+                && !records.contains(record)
+            {
+                records.push(record.clone());
+            }
+        }
+        let opened = match (records.first(), keys) {
+            (None, _) => Default::default(),
+            (Some(first), None) => {
+                return Err(StoreError::Sealed {
+                    record: first.to_string(),
+                });
+            }
+            (Some(_), Some(keys)) => self.open_sealed_readings(&records, &*keys.0).await?,
+        };
+        rows.into_iter()
+            .map(|row| match row {
+                IndexRow::Plain(r) => Ok(r),
+                IndexRow::Sealed {
+                    metric,
+                    t,
+                    device,
+                    record,
+                } => {
+                    let value = opened
+                        .get(&record)
+                        .and_then(|values| values.get(&(metric, t.millis())))
+                        .copied()
+                        .ok_or_else(|| {
+                            corrupt(format!("record {record} does not hold its indexed reading"))
+                        })?;
+                    Ok(StoredReading {
+                        metric,
+                        t,
+                        value,
+                        device,
+                        record,
+                    })
+                }
+            })
+            .collect()
+    }
+}
+
+/// Selects every column [`stored_record`] reads, from `records r` joined with its anchor.
+pub(crate) const RECORD_SELECT: &str = "SELECT r.id, r.patient_id, r.seq, r.source, r.section, r.encoding, r.t_from, r.t_to, \
+     r.prev, r.commitment, r.cid, r.reading_count, r.created_at, r.payload_hash, \
+     r.opening, r.anchor_proof, a.root, a.chain_index, a.block_number, a.tx_hash \
+     FROM records r LEFT JOIN anchors a ON a.id = r.anchor_id";
+
+pub(crate) fn stored_record(row: &AnyRow) -> Result<StoredRecord> {
     let section: String = row.try_get("section")?;
     let cid: String = row.try_get("cid")?;
     let header = RecordHeader {

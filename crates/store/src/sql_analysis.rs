@@ -11,6 +11,7 @@ use vitalis_model::{DeviceId, Metric, PatientId, Reading, Value};
 use crate::analysis::{
     Alert, AlertKind, AlertRule, Analysis, Profile, ROLLUP_BUCKET_MS, RollupBucket, SilentDevice,
 };
+use crate::sealing::{group_minutes, merge_minutes};
 use crate::sql::{Backend, SqlStore, corrupt};
 use crate::{Result, StoreError};
 
@@ -142,7 +143,8 @@ impl Analysis for SqlStore {
         .bind(to)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
+        let plain = rows
+            .iter()
             .map(|r| {
                 Ok(RollupBucket {
                     bucket: r.try_get("bucket")?,
@@ -153,7 +155,14 @@ impl Analysis for SqlStore {
                     sum_sq: r.try_get("sum_sq")?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        let sealed = self.sealed_minutes(patient, metric, from, to).await?;
+        if sealed.is_empty() {
+            return Ok(plain);
+        }
+        Ok(merge_minutes(plain.into_iter().chain(sealed))
+            .into_values()
+            .collect())
     }
 
     async fn rollups_grouped(
@@ -178,7 +187,8 @@ impl Analysis for SqlStore {
         .bind(width)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
+        let plain = rows
+            .iter()
             .map(|r| {
                 Ok(RollupBucket {
                     bucket: r.try_get("start")?,
@@ -189,7 +199,20 @@ impl Analysis for SqlStore {
                     sum_sq: r.try_get("sum_sq")?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        let sealed = self.sealed_minutes(patient, metric, from, to).await?;
+        if sealed.is_empty() {
+            return Ok(plain);
+        }
+        // Sealed minutes are grouped here as the database grouped the plain ones.
+        let mut grouped = group_minutes(sealed, width);
+        for b in plain {
+            grouped
+                .entry(b.bucket)
+                .and_modify(|g| g.merge(&b))
+                .or_insert(b);
+        }
+        Ok(grouped.into_values().collect())
     }
 
     async fn profile(&self, patient: &PatientId) -> Result<Profile> {

@@ -1,10 +1,14 @@
 //! Data that crosses the [`Store`](crate::Store) boundary.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use vitalis_model::{
     Commitment, ContentId, DeviceId, Metric, Opening, PatientId, Reading, RecordHeader, RecordId,
     Section, Timestamp, Value,
 };
+
+use crate::sealing::{RecordKeys, SealKey};
 
 /// An authenticated device and the patient it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +37,9 @@ pub struct NewBatch {
     pub parts: Vec<(Section, Vec<Reading>)>,
     /// When the server received the batch.
     pub received_at: Timestamp,
+    /// The patient's epoch key: protected records are sealed under it. `None` stores
+    /// them plain (a patient without a sealing key yet, or a store without sealing).
+    pub seal: Option<SealKey>,
 }
 
 /// A record whose payload is a document (a clinical note), not readings.
@@ -52,6 +59,8 @@ pub struct NewDocument {
     pub payload: Vec<u8>,
     /// When the server received it.
     pub received_at: Timestamp,
+    /// The patient's epoch key: a protected document is sealed under it.
+    pub seal: Option<SealKey>,
 }
 
 /// What was stored for one record of a batch.
@@ -115,6 +124,19 @@ pub struct ReadingQuery {
     pub after: Option<ReadingCursor>,
     /// At most this many readings.
     pub limit: u32,
+    /// The reader's keys, which open sealed readings. Without them a page that holds a
+    /// sealed reading fails with [`StoreError::Sealed`](crate::StoreError::Sealed).
+    pub keys: Option<ReaderKeys>,
+}
+
+/// A reader's [`RecordKeys`], shareable across a request.
+#[derive(Clone)]
+pub struct ReaderKeys(pub Arc<dyn RecordKeys>);
+
+impl std::fmt::Debug for ReaderKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReaderKeys(..)")
+    }
 }
 
 /// A reading as stored and indexed.

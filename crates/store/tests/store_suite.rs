@@ -11,11 +11,13 @@ use sqlx::{Connection, Executor, PgConnection};
 use vitalis_crypto::chameleon::{
     self, ChameleonDigest, ChameleonPublicKey, ChameleonTrapdoor, Randomness,
 };
+use vitalis_crypto::envelope::{self, DataKey, PatientSecretKey};
 use vitalis_model::{
     ChainLink, DeviceId, Metric, Opening, PatientId, PayloadHash, Reading, Section, Timestamp,
     Value, verify_chain,
 };
-use vitalis_store::{NewBatch, ReadingQuery, SqlStore, Store, StoreError};
+use vitalis_store::sealing::{NewSealEpoch, RecordKeys, SealEpoch, SealKey, epoch_context};
+use vitalis_store::{NewBatch, ReaderKeys, ReadingQuery, SqlStore, Store, StoreError};
 
 const NOW: i64 = 1_763_900_000_000;
 
@@ -61,6 +63,10 @@ fn key() -> ChameleonPublicKey {
 }
 
 /// The payload-hash check of `verify_chain`: the chameleon hash under [`key`].
+fn rollup_key() -> DataKey {
+    DataKey::from_bytes([5; 32])
+}
+
 fn opens(digest: &[u8; 32], opening: &Opening, hash: &PayloadHash) -> bool {
     match (
         Randomness::from_bytes(&opening.0),
@@ -75,7 +81,10 @@ async fn sqlite() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("vitalis.db").display());
     Fixture {
-        store: SqlStore::open(&url, &key()).await.unwrap(),
+        store: SqlStore::open(&url, &key())
+            .await
+            .unwrap()
+            .with_rollup_key(rollup_key()),
         _dir: Some(dir),
         pg_database: None,
     }
@@ -101,7 +110,8 @@ async fn postgres() -> Option<Fixture> {
         .unwrap();
     let store = SqlStore::open(&format!("{base}/{name}"), &key())
         .await
-        .unwrap();
+        .unwrap()
+        .with_rollup_key(rollup_key());
     Some(Fixture {
         store,
         _dir: None,
@@ -149,6 +159,7 @@ both_backends!(
     applies_section_choices_and_revokes_devices,
     batches_identical_access_entries_under_distinct_roots,
     keeps_the_first_seal_public_key,
+    seals_protected_records_for_their_readers,
 );
 
 fn ts(ms: i64) -> Timestamp {
@@ -174,6 +185,7 @@ fn batch(patient: &PatientId, device: &DeviceId, readings: Vec<Reading>) -> NewB
         idempotency_key: None,
         parts: vec![(Section::Protected, protected), (Section::Open, open)],
         received_at: ts(NOW),
+        seal: None,
     }
 }
 
@@ -193,6 +205,7 @@ fn all_of(patient: &PatientId) -> ReadingQuery {
         to: ts(NOW),
         after: None,
         limit: 100_000,
+        keys: None,
     }
 }
 
@@ -645,6 +658,7 @@ async fn applies_section_choices_and_revokes_devices(store: SqlStore) {
             idempotency_key: None,
             parts: vec![(Section::Open, vec![steps])],
             received_at: ts(NOW),
+            seal: None,
         }])
         .await
         .unwrap();
@@ -699,5 +713,177 @@ async fn batches_identical_access_entries_under_distinct_roots(store: SqlStore) 
         proof
             .verify(&AccessEntry::leaf(e.id, &e.entry_hash), &batch.root)
             .unwrap();
+    }
+}
+
+/// A patient's keys as a reader: opens the epochs wrapped for them.
+struct PatientKeys(PatientSecretKey);
+
+impl RecordKeys for PatientKeys {
+    fn epoch_key(&self, epoch: &SealEpoch) -> Option<DataKey> {
+        envelope::unwrap_for_patient(&self.0, &epoch.patient_wrap, &epoch_context(&epoch.patient))
+            .ok()
+    }
+}
+
+/// Starts an epoch for `patient` wrapped for `secret`'s holder.
+async fn epoch_for(store: &SqlStore, patient: &PatientId, secret: &PatientSecretKey) -> SealKey {
+    let key = DataKey::generate(&mut rand::rng());
+    let patient_wrap = envelope::wrap_for_patient(
+        secret.public_key(),
+        &key,
+        &epoch_context(patient),
+        &mut rand::rng(),
+    );
+    let epoch = store
+        .create_seal_epoch(&NewSealEpoch {
+            patient: patient.clone(),
+            patient_wrap,
+            policy: None,
+            policy_wrap: None,
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    SealKey { epoch, key }
+}
+
+async fn seals_protected_records_for_their_readers(store: SqlStore) {
+    let (p, d) = patient_with_device(&store, 61).await;
+    let secret = PatientSecretKey::from_seed(&[61; 32]);
+    let seal = epoch_for(&store, &p, &secret).await;
+    let heart: Vec<Reading> = (0..120)
+        .map(|i| {
+            reading(
+                Metric::HeartRate,
+                NOW - 7_200_000 + i * 60_000,
+                60.0 + i as f64,
+            )
+        })
+        .collect();
+    let steps = reading(Metric::Steps, NOW - 60_000, 4321.0);
+    let mut batch = batch(&p, &d, [heart.clone(), vec![steps]].concat());
+    batch.seal = Some(seal.clone());
+    let receipt = store.append(vec![batch.clone()]).await.unwrap().remove(0);
+    assert_eq!(receipt.accepted, 121);
+
+    // The protected record is sealed: its stored bytes are not the plain payload, yet the
+    // chain (CIDs, payload hashes, commitments) verifies without opening anything.
+    let records = store.records(&p, 0, 10).await.unwrap();
+    let protected = records
+        .iter()
+        .find(|r| r.header.section == Section::Protected)
+        .unwrap();
+    let open = records
+        .iter()
+        .find(|r| r.header.section == Section::Open)
+        .unwrap();
+    assert!(vitalis_model::is_sealed(protected.header.encoding));
+    assert!(!vitalis_model::is_sealed(open.header.encoding));
+    let stored = store.blob(&protected.cid).await.unwrap().unwrap();
+    let plain = vitalis_model::encode_payload(&heart);
+    assert_ne!(stored, plain);
+    assert!(!String::from_utf8_lossy(&stored).contains("heart_rate"));
+    verify_chain(&chain_of(&store, &p).await, opens).unwrap();
+
+    // Without keys, a page that holds a sealed reading is refused; the open section reads.
+    let mut query = all_of(&p);
+    assert!(matches!(
+        store.readings(&query).await,
+        Err(StoreError::Sealed { record }) if record == protected.id.to_string()
+    ));
+    query.sections = Some(vec![Section::Open]);
+    let page = store.readings(&query).await.unwrap();
+    assert_eq!(page.readings.len(), 1);
+    assert_eq!(page.readings[0].value, Value::Scalar(4321.0));
+
+    // Another patient's key does not open it; the patient's does, value for value.
+    query.sections = None;
+    query.keys = Some(ReaderKeys(Arc::new(PatientKeys(
+        PatientSecretKey::from_seed(&[62; 32]),
+    ))));
+    assert!(matches!(
+        store.readings(&query).await,
+        Err(StoreError::Sealed { .. })
+    ));
+    let keys = ReaderKeys(Arc::new(PatientKeys(secret)));
+    query.keys = Some(keys.clone());
+    query.metric = Some(Metric::HeartRate);
+    let page = store.readings(&query).await.unwrap();
+    let values: Vec<Value> = page.readings.iter().map(|r| r.value).collect();
+    let expected: Vec<Value> = heart.iter().map(|r| r.value()).collect();
+    assert_eq!(values, expected);
+    assert_eq!(
+        *store.open_payload(protected, Some(&keys)).await.unwrap(),
+        plain
+    );
+    assert!(matches!(
+        store.open_payload(protected, None).await,
+        Err(StoreError::Sealed { .. })
+    ));
+
+    // Duplicates are still recognised without the values.
+    let again = store.append(vec![batch]).await.unwrap().remove(0);
+    assert_eq!((again.accepted, again.duplicates), (0, 121));
+
+    // Rollups of sealed readings: minute buckets and wider groups, as if plain.
+    use vitalis_store::Analysis;
+    let minutes = store
+        .rollups(&p, Metric::HeartRate, NOW - 7_200_000, NOW)
+        .await
+        .unwrap();
+    assert_eq!(minutes.len(), 120);
+    assert_eq!(minutes[0].mean(), 60.0);
+    let hours = store
+        .rollups_grouped(&p, Metric::HeartRate, 0, NOW, 3_600_000)
+        .await
+        .unwrap();
+    assert_eq!(hours.iter().map(|b| b.n).sum::<u64>(), 120);
+    let total: f64 = hours.iter().map(|b| b.sum).sum();
+    assert_eq!(total, (0..120).map(|i| 60.0 + i as f64).sum::<f64>());
+    assert_eq!(hours.iter().map(|b| b.max).fold(0.0, f64::max), 179.0);
+}
+
+/// A copy of the SQLite file (and its write-ahead log) holds no protected value: each
+/// heart-rate value is looked for in every form SQLite or the payload could store it,
+/// and an open value is found the same way, so the search itself can fail.
+#[tokio::test]
+async fn a_copied_database_file_reveals_no_sealed_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vitalis.db");
+    let store = SqlStore::open(&format!("sqlite://{}", path.display()), &key())
+        .await
+        .unwrap()
+        .with_rollup_key(rollup_key());
+    let (p, d) = patient_with_device(&store, 71).await;
+    let seal = epoch_for(&store, &p, &PatientSecretKey::from_seed(&[71; 32])).await;
+    let odd = |i: i64| 97.0 + i as f64 / 8.0 + 0.0625;
+    let heart: Vec<Reading> = (0..50)
+        .map(|i| reading(Metric::HeartRate, NOW - 3_600_000 + i * 1000, odd(i)))
+        .collect();
+    let steps = reading(Metric::Steps, NOW - 60_000, 4321.0);
+    let mut batch = batch(&p, &d, [heart, vec![steps]].concat());
+    batch.seal = Some(seal);
+    store.append(vec![batch]).await.unwrap();
+    store.close().await;
+
+    let mut bytes = std::fs::read(&path).unwrap();
+    if let Ok(wal) = std::fs::read(dir.path().join("vitalis.db-wal")) {
+        bytes.extend(wal);
+    }
+    let holds = |v: f64| {
+        let forms = [
+            v.to_be_bytes().to_vec(),
+            v.to_le_bytes().to_vec(),
+            format!("{v}").into_bytes(),
+            format!("{v:?}").into_bytes(),
+        ];
+        forms
+            .iter()
+            .any(|form| bytes.windows(form.len()).any(|w| w == form.as_slice()))
+    };
+    assert!(holds(4321.0), "the open steps value is stored in plain");
+    for i in 0..50 {
+        assert!(!holds(odd(i)), "heart rate {} found in the file", odd(i));
     }
 }

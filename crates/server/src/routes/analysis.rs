@@ -144,6 +144,7 @@ async fn readings_of<T>(
         to: ts(to, "to")?,
         after: None,
         limit: 10_000,
+        keys: None,
     };
     let mut out = Vec::new();
     loop {

@@ -176,6 +176,7 @@ async fn plan(
             to,
             after: None,
             limit: PAGE,
+            keys: None,
         },
         notes,
     })

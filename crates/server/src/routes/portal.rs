@@ -250,6 +250,7 @@ pub(crate) async fn clinical(
                 payload: note.encode(),
                 received_at: Timestamp::new(now)
                     .map_err(|e| ApiError::field("t", "invalid_parameter", e.message))?,
+                seal: None,
             })
             .await?;
         answer["note"] = json!(receipt);
@@ -484,6 +485,7 @@ pub(crate) async fn aggregate(
                 to,
                 after: None,
                 limit: 10_000,
+                keys: None,
             },
         )
         .await?;
@@ -590,6 +592,7 @@ pub(crate) async fn research(
                 to,
                 after: None,
                 limit: 10_000,
+                keys: None,
             },
         )
         .await?;

@@ -231,6 +231,7 @@ pub(crate) async fn readings(
         to,
         after,
         limit,
+        keys: None,
     };
     let page = state.store.readings(&query).await?;
     let detail = format!(

@@ -1,0 +1,49 @@
+-- Protected records sealed at rest (see src/sealing.rs).
+--
+-- An epoch key wrapped for the patient (HPKE) and, when institutions may read, under a
+-- CP-ABE policy. Records' data keys are wrapped under their epoch's key.
+CREATE TABLE seal_epochs (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    patient_id   TEXT    NOT NULL REFERENCES patients (id),
+    patient_wrap BLOB    NOT NULL,
+    policy       TEXT,
+    policy_wrap  BLOB,
+    created_at   INTEGER NOT NULL
+);
+CREATE INDEX seal_epochs_patient ON seal_epochs (patient_id);
+
+-- A sealed record's data key, wrapped under its epoch's key: beside the record, outside
+-- its CID, so it can be wrapped again without changing the record.
+CREATE TABLE record_keys (
+    record_id   TEXT    PRIMARY KEY REFERENCES records (id),
+    epoch_id    INTEGER NOT NULL REFERENCES seal_epochs (id),
+    wrapped_key BLOB    NOT NULL
+);
+
+-- Minute rollups of sealed readings: one row per record, metric and hour, encrypted under
+-- the node's rollup key (kept out of the database).
+CREATE TABLE sealed_rollups (
+    patient_id TEXT    NOT NULL,
+    metric     TEXT    NOT NULL,
+    hour       INTEGER NOT NULL,
+    record_id  TEXT    NOT NULL,
+    sealed     BLOB    NOT NULL,
+    PRIMARY KEY (patient_id, metric, hour, record_id)
+) WITHOUT ROWID;
+
+-- A sealed reading is indexed without its value: v1 may be NULL.
+CREATE TABLE readings_v2 (
+    patient_id TEXT    NOT NULL,
+    metric     TEXT    NOT NULL,
+    t          INTEGER NOT NULL,
+    device_id  TEXT    NOT NULL,
+    record_id  TEXT    NOT NULL,
+    v1         REAL,
+    v2         REAL,
+    v3         REAL,
+    PRIMARY KEY (patient_id, metric, t, device_id)
+) WITHOUT ROWID;
+INSERT INTO readings_v2 (patient_id, metric, t, device_id, record_id, v1, v2, v3)
+    SELECT patient_id, metric, t, device_id, record_id, v1, v2, v3 FROM readings;
+DROP TABLE readings;
+ALTER TABLE readings_v2 RENAME TO readings;
