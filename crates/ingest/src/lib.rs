@@ -20,6 +20,7 @@ pub mod anchoring;
 pub mod batch;
 mod error;
 mod pipeline;
+pub mod sealer;
 pub mod verify;
 
 pub use batch::BatchLimits;
