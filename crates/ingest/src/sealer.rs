@@ -12,11 +12,87 @@ use std::sync::{Arc, Mutex};
 
 use vitalis_abe::Policy;
 use vitalis_access::Role;
-use vitalis_crypto::envelope::{self, DataKey, PatientPublicKey};
+use vitalis_crypto::envelope::{self, DataKey, PatientPublicKey, PatientSecretKey};
 use vitalis_model::PatientId;
 use vitalis_store::directory::ConsentRecord;
-use vitalis_store::sealing::{NewSealEpoch, SealKey, epoch_context};
+use vitalis_store::sealing::{
+    AttributeKeyRecord, NewSealEpoch, RecordKeys, SealEpoch, SealKey, epoch_context,
+};
 use vitalis_store::{Store, StoreError};
+
+/// A patient's keys as a reader: opens the epochs wrapped for them (HPKE).
+pub struct PatientReader(pub PatientSecretKey);
+
+impl RecordKeys for PatientReader {
+    fn epoch_key(&self, epoch: &SealEpoch) -> Option<DataKey> {
+        envelope::unwrap_for_patient(&self.0, &epoch.patient_wrap, &epoch_context(&epoch.patient))
+            .ok()
+    }
+}
+
+/// An institution account's attribute key as a reader: opens the epochs whose policy its
+/// attributes satisfy (CP-ABE).
+pub struct InstitutionReader(pub vitalis_abe::SecretKey);
+
+impl RecordKeys for InstitutionReader {
+    fn epoch_key(&self, epoch: &SealEpoch) -> Option<DataKey> {
+        let ciphertext = vitalis_abe::Ciphertext::from_bytes(epoch.policy_wrap.as_ref()?).ok()?;
+        let key = vitalis_abe::decrypt(&self.0, &ciphertext).ok()?;
+        Some(DataKey::from_bytes(*key))
+    }
+}
+
+fn attribute_key_context(account: &str) -> Vec<u8> {
+    let mut out = b"vitalis/attribute-key/v1".to_vec();
+    out.extend_from_slice(account.as_bytes());
+    out
+}
+
+/// Issues an attribute key with `attributes` to an institution account, sealed so that
+/// only the holder of the account's key (`account_key`) opens it.
+pub fn issue_attribute_key(
+    master: &vitalis_abe::MasterKey,
+    account: &str,
+    institution: &str,
+    attributes: &[String],
+    account_key: &PatientPublicKey,
+    issued_at: i64,
+) -> Result<AttributeKeyRecord, vitalis_abe::Error> {
+    let names: Vec<&str> = attributes.iter().map(String::as_str).collect();
+    let key = vitalis_abe::keygen(master, &names, &mut rand::rng())?;
+    let mut rng = rand::rng();
+    let sealing = DataKey::generate(&mut rng);
+    let context = attribute_key_context(account);
+    Ok(AttributeKeyRecord {
+        account: account.to_owned(),
+        institution: institution.to_owned(),
+        attributes: attributes.to_vec(),
+        wrapped_key: envelope::wrap_for_patient(account_key, &sealing, &context, &mut rng),
+        sealed_key: envelope::seal_payload(&sealing, &context, &key.to_bytes(), &mut rng),
+        issued_at,
+    })
+}
+
+/// Opens an attribute key with the account's own key; `None` when it is not theirs or
+/// was altered.
+pub fn open_attribute_key(
+    record: &AttributeKeyRecord,
+    account_key: &PatientSecretKey,
+) -> Option<vitalis_abe::SecretKey> {
+    let context = attribute_key_context(&record.account);
+    let sealing = envelope::unwrap_for_patient(account_key, &record.wrapped_key, &context).ok()?;
+    let bytes = envelope::open_payload(&sealing, &context, &record.sealed_key).ok()?;
+    vitalis_abe::SecretKey::from_bytes(&bytes).ok()
+}
+
+/// How far wrapping a patient's earlier epochs for their current readers has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct RewrapProgress {
+    /// Epochs wrapped again so far.
+    pub done: usize,
+    /// Epochs to wrap.
+    pub total: usize,
+}
 
 /// Consent bits: read access, protected section.
 const READ: u8 = 1;
@@ -101,6 +177,7 @@ pub struct Sealer {
     store: Arc<dyn Store>,
     authority: vitalis_abe::PublicKey,
     current: Mutex<HashMap<PatientId, SealKey>>,
+    progress: Mutex<HashMap<PatientId, RewrapProgress>>,
 }
 
 impl Sealer {
@@ -110,7 +187,83 @@ impl Sealer {
             store,
             authority,
             current: Mutex::new(HashMap::new()),
+            progress: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The policy the patient's protected records are sealed under now: the one they
+    /// chose, else [`default_policy`]; `None` when no institution may read.
+    pub async fn policy_for(&self, patient: &PatientId) -> Result<Option<Policy>, StoreError> {
+        if let Some(text) = self.store.access_policy(patient).await? {
+            let policy = text
+                .parse::<Policy>()
+                .map_err(|e| StoreError::Corrupt(format!("patient {patient}'s policy: {e}")))?;
+            return Ok(Some(policy));
+        }
+        let consents = self.store.consents_of_patient(patient).await?;
+        let mut roles = HashMap::new();
+        for c in &consents {
+            if let Some(inst) = self.store.institution(&c.institution).await? {
+                roles.insert(inst.id.clone(), inst.role);
+            }
+        }
+        default_policy(&consents, |id| roles.get(id).copied(), now_ms())
+            .map_err(|e| StoreError::Invalid(format!("access policy: {e}")))
+    }
+
+    /// Wraps every earlier epoch of the patient's for the readers of now (a consent
+    /// granted or revoked, a policy changed), with the patient's own key, and ends the
+    /// current epoch. Records are not touched: only epochs' policy wraps change.
+    /// Progress is kept for [`Sealer::progress`].
+    pub async fn rewrap(
+        &self,
+        patient: &PatientId,
+        key: &PatientSecretKey,
+    ) -> Result<RewrapProgress, StoreError> {
+        self.forget(patient);
+        let policy = self.policy_for(patient).await?;
+        let epochs = self.store.seal_epochs(patient).await?;
+        let mut progress = RewrapProgress {
+            done: 0,
+            total: epochs.len(),
+        };
+        self.set_progress(patient, progress);
+        let reader = PatientReader(PatientSecretKey::from_seed(key.seed()));
+        let text = policy.as_ref().map(ToString::to_string);
+        for epoch in &epochs {
+            let Some(epoch_key) = reader.epoch_key(epoch) else {
+                return Err(StoreError::Invalid(format!(
+                    "epoch {} is not wrapped for this patient's key",
+                    epoch.id
+                )));
+            };
+            let wrap = policy.as_ref().map(|p| {
+                vitalis_abe::encrypt(&self.authority, p, epoch_key.as_bytes(), &mut rand::rng())
+                    .to_bytes()
+            });
+            self.store
+                .rewrap_seal_epoch(epoch.id, text.as_deref(), wrap.as_deref())
+                .await?;
+            progress.done += 1;
+            self.set_progress(patient, progress);
+        }
+        Ok(progress)
+    }
+
+    /// The last rewrap's progress for the patient, if one ran since this node started.
+    pub fn progress(&self, patient: &PatientId) -> Option<RewrapProgress> {
+        self.progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(patient)
+            .copied()
+    }
+
+    fn set_progress(&self, patient: &PatientId, progress: RewrapProgress) {
+        self.progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(patient.clone(), progress);
     }
 
     /// The key `patient`'s next protected record is sealed under, or `None` when the
@@ -126,15 +279,7 @@ impl Sealer {
         let public = PatientPublicKey::from_bytes(&public)
             .map_err(|e| StoreError::Corrupt(format!("patient {patient}'s sealing key: {e}")))?;
         let now = now_ms();
-        let consents = self.store.consents_of_patient(patient).await?;
-        let mut roles = HashMap::new();
-        for c in &consents {
-            if let Some(inst) = self.store.institution(&c.institution).await? {
-                roles.insert(inst.id.clone(), inst.role);
-            }
-        }
-        let policy = default_policy(&consents, |id| roles.get(id).copied(), now)
-            .map_err(|e| StoreError::Invalid(format!("access policy: {e}")))?;
+        let policy = self.policy_for(patient).await?;
 
         let key = DataKey::generate(&mut rand::rng());
         let context = epoch_context(patient);

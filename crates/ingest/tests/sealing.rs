@@ -4,36 +4,19 @@
 
 use std::sync::Arc;
 
-use vitalis_abe::SecretKey;
 use vitalis_access::Role;
 use vitalis_crypto::chameleon::ChameleonTrapdoor;
-use vitalis_crypto::envelope::{self, DataKey, PatientSecretKey};
-use vitalis_ingest::sealer::{Sealer, institution_attributes};
+use vitalis_crypto::envelope::{DataKey, PatientSecretKey};
+use vitalis_ingest::sealer::{
+    InstitutionReader, PatientReader, Sealer, institution_attributes, issue_attribute_key,
+    open_attribute_key,
+};
 use vitalis_model::{Metric, PatientId, Reading, Section, Timestamp, Value};
 use vitalis_store::directory::{
     AccountStatus, ConsentRecord, NewAccount, NewInstitution, SealedKey,
 };
-use vitalis_store::sealing::{RecordKeys, SealEpoch, epoch_context};
+use vitalis_store::sealing::RecordKeys;
 use vitalis_store::{Directory, NewBatch, ReaderKeys, ReadingQuery, SqlStore, Store, StoreError};
-
-struct PatientKeys(PatientSecretKey);
-
-impl RecordKeys for PatientKeys {
-    fn epoch_key(&self, epoch: &SealEpoch) -> Option<DataKey> {
-        envelope::unwrap_for_patient(&self.0, &epoch.patient_wrap, &epoch_context(&epoch.patient))
-            .ok()
-    }
-}
-
-struct InstitutionKeys(SecretKey);
-
-impl RecordKeys for InstitutionKeys {
-    fn epoch_key(&self, epoch: &SealEpoch) -> Option<DataKey> {
-        let ciphertext = vitalis_abe::Ciphertext::from_bytes(epoch.policy_wrap.as_ref()?).ok()?;
-        let key = vitalis_abe::decrypt(&self.0, &ciphertext).ok()?;
-        Some(DataKey::from_bytes(*key))
-    }
-}
 
 fn now() -> i64 {
     std::time::SystemTime::now()
@@ -142,12 +125,26 @@ async fn institutions_open_exactly_what_consent_and_attributes_allow() {
     let h1 = institution(&store, "h1@example.org", Role::Hospital, 1).await;
     let h2 = institution(&store, "h2@example.org", Role::Hospital, 2).await;
     let e1 = institution(&store, "e1@example.org", Role::Enterprise, 3).await;
+    // Each institution's account key opens the attribute key issued to it, and no other.
     let key_of = |id: &str, role| {
-        let attributes = institution_attributes(id, role);
-        let attributes: Vec<&str> = attributes.iter().map(String::as_str).collect();
-        Arc::new(InstitutionKeys(
-            vitalis_abe::keygen(&master, &attributes, &mut rand::rng()).unwrap(),
-        ))
+        let account = PatientSecretKey::generate(&mut rand::rng());
+        let issued = issue_attribute_key(
+            &master,
+            &format!("acct-{id}"),
+            id,
+            &institution_attributes(id, role),
+            account.public_key(),
+            now(),
+        )
+        .unwrap();
+        let stranger = PatientSecretKey::generate(&mut rand::rng());
+        assert!(open_attribute_key(&issued, &stranger).is_none());
+        let key = open_attribute_key(&issued, &account).unwrap();
+        assert_eq!(
+            key.attributes(),
+            ["role:".to_owned() + role.name(), "org:".to_owned() + id]
+        );
+        Arc::new(InstitutionReader(key))
     };
     let (h1_keys, h2_keys, e1_keys) = (
         key_of(&h1, Role::Hospital),
@@ -193,7 +190,7 @@ async fn institutions_open_exactly_what_consent_and_attributes_allow() {
 
     let records = store.records(&patient, 0, 10).await.unwrap();
     assert!(vitalis_model::is_sealed(records[0].header.encoding));
-    let patient_keys = Arc::new(PatientKeys(secret));
+    let patient_keys = Arc::new(PatientReader(secret));
     assert_eq!(
         read_heart(&store, &patient, patient_keys.clone())
             .await
@@ -233,4 +230,43 @@ async fn institutions_open_exactly_what_consent_and_attributes_allow() {
     assert_eq!(epochs.len(), 2);
     let policy = epochs[1].policy.as_deref().unwrap();
     assert!(policy.contains(&h1) && policy.contains(&h2) && !policy.contains(&e1));
+
+    // Wrapping the earlier epochs again (the patient's key) gives h2 the earlier records
+    // too, without touching a record.
+    let cids: Vec<_> = store
+        .records(&patient, 0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.cid)
+        .collect();
+    let progress = sealer.rewrap(&patient, &patient_keys.0).await.unwrap();
+    assert_eq!((progress.done, progress.total), (2, 2));
+    assert_eq!(sealer.progress(&patient), Some(progress));
+    assert_eq!(
+        read_heart(&store, &patient, h2_keys.clone()).await.unwrap(),
+        60
+    );
+    let after: Vec<_> = store
+        .records(&patient, 0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.cid)
+        .collect();
+    assert_eq!(cids, after);
+
+    // h1 is revoked and the epochs wrapped again: h1 opens nothing any more.
+    let grant_h1 = [1u8; 32];
+    store.revoke_consent(grant_h1, now()).await.unwrap();
+    sealer.rewrap(&patient, &patient_keys.0).await.unwrap();
+    assert!(matches!(
+        read_heart(&store, &patient, h1_keys.clone()).await,
+        Err(StoreError::Sealed { .. })
+    ));
+    assert_eq!(read_heart(&store, &patient, h2_keys).await.unwrap(), 60);
+    assert_eq!(
+        read_heart(&store, &patient, patient_keys).await.unwrap(),
+        60
+    );
 }

@@ -126,6 +126,27 @@ pub trait Store: directory::Directory + analysis::Analysis + Send + Sync + 'stat
         keys: Option<&ReaderKeys>,
     ) -> Result<zeroize::Zeroizing<Vec<u8>>>;
 
+    /// Keeps an attribute key issued to an account (replacing an earlier one).
+    async fn put_attribute_key(&self, key: &sealing::AttributeKeyRecord) -> Result<()>;
+
+    /// The attribute key issued to `account`, if any.
+    async fn attribute_key(&self, account: &str) -> Result<Option<sealing::AttributeKeyRecord>>;
+
+    /// Every issued attribute key, oldest first.
+    async fn attribute_keys(&self) -> Result<Vec<sealing::AttributeKeyRecord>>;
+
+    /// The access policy the patient chose for protected records (`None`: the default).
+    async fn access_policy(&self, patient: &PatientId) -> Result<Option<String>>;
+
+    /// Sets or clears (`None`) the patient's access policy.
+    async fn set_access_policy(&self, patient: &PatientId, policy: Option<&str>) -> Result<()>;
+
+    /// Keeps the patient's opening key wrapped under an API token's derived key.
+    async fn set_token_key_wrap(&self, token_hash: [u8; 32], wrap: &[u8]) -> Result<()>;
+
+    /// The wrap [`Store::set_token_key_wrap`] kept for a token, if any.
+    async fn token_key_wrap(&self, token_hash: [u8; 32]) -> Result<Option<Vec<u8>>>;
+
     /// The patient's latest sequence number and commitment (0 and genesis when empty).
     async fn head(&self, patient: &PatientId) -> Result<(u64, Commitment)>;
 

@@ -74,6 +74,23 @@ pub struct SealEpoch {
     pub created_at: i64,
 }
 
+/// An attribute key the authority issued to an institution account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributeKeyRecord {
+    /// The account that holds it.
+    pub account: String,
+    /// Its institution.
+    pub institution: String,
+    /// The attributes it carries.
+    pub attributes: Vec<String>,
+    /// A random key wrapped (HPKE) for the account's own key.
+    pub wrapped_key: Vec<u8>,
+    /// The attribute key's encoding sealed under that random key.
+    pub sealed_key: Vec<u8>,
+    /// When it was issued (UTC ms).
+    pub issued_at: i64,
+}
+
 /// What a reader holds to open sealed records: a way to recover epoch keys.
 pub trait RecordKeys: Send + Sync {
     /// The key of `epoch`, or `None` when this reader's keys do not open it.

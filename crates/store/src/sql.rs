@@ -562,6 +562,62 @@ impl Store for SqlStore {
         self.open_payload_of(record, keys.map(|k| &*k.0)).await
     }
 
+    async fn put_attribute_key(&self, key: &crate::sealing::AttributeKeyRecord) -> Result<()> {
+        self.put_attribute_key_row(key).await
+    }
+
+    async fn attribute_key(
+        &self,
+        account: &str,
+    ) -> Result<Option<crate::sealing::AttributeKeyRecord>> {
+        Ok(self.attribute_key_rows(Some(account)).await?.pop())
+    }
+
+    async fn attribute_keys(&self) -> Result<Vec<crate::sealing::AttributeKeyRecord>> {
+        self.attribute_key_rows(None).await
+    }
+
+    async fn access_policy(&self, patient: &PatientId) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT access_policy FROM patients WHERE id = $1")
+            .bind(patient.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::UnknownPatient(patient.to_string()))?;
+        Ok(row.try_get("access_policy")?)
+    }
+
+    async fn set_access_policy(&self, patient: &PatientId, policy: Option<&str>) -> Result<()> {
+        let done = sqlx::query("UPDATE patients SET access_policy = $1 WHERE id = $2")
+            .bind(policy.map(str::to_owned))
+            .bind(patient.as_str())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::UnknownPatient(patient.to_string()));
+        }
+        Ok(())
+    }
+
+    async fn set_token_key_wrap(&self, token_hash: [u8; 32], wrap: &[u8]) -> Result<()> {
+        sqlx::query("UPDATE api_tokens SET key_wrap = $1 WHERE token_hash = $2")
+            .bind(wrap.to_vec())
+            .bind(token_hash.to_vec())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn token_key_wrap(&self, token_hash: [u8; 32]) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT key_wrap FROM api_tokens WHERE token_hash = $1")
+            .bind(token_hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get("key_wrap")?,
+            None => None,
+        })
+    }
+
     async fn head(&self, patient: &PatientId) -> Result<(u64, Commitment)> {
         let row = sqlx::query("SELECT head_seq, head_commitment FROM patients WHERE id = $1")
             .bind(patient.as_str())

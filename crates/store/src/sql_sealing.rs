@@ -316,4 +316,63 @@ impl SqlStore {
         self.open_with_cache(record, &mut cache, &mut HashMap::new())
             .await
     }
+
+    pub(crate) async fn put_attribute_key_row(
+        &self,
+        key: &crate::sealing::AttributeKeyRecord,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO attribute_keys (account_id, institution_id, attributes, wrapped_key, \
+             sealed_key, issued_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (account_id) DO UPDATE SET institution_id = excluded.institution_id, \
+             attributes = excluded.attributes, wrapped_key = excluded.wrapped_key, \
+             sealed_key = excluded.sealed_key, issued_at = excluded.issued_at, revoked_at = NULL",
+        )
+        .bind(key.account.as_str())
+        .bind(key.institution.as_str())
+        .bind(key.attributes.join(" "))
+        .bind(key.wrapped_key.clone())
+        .bind(key.sealed_key.clone())
+        .bind(key.issued_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn attribute_key_rows(
+        &self,
+        account: Option<&str>,
+    ) -> Result<Vec<crate::sealing::AttributeKeyRecord>> {
+        let sql = "SELECT account_id, institution_id, attributes, wrapped_key, sealed_key, \
+                   issued_at FROM attribute_keys WHERE revoked_at IS NULL";
+        let rows = match account {
+            Some(account) => {
+                sqlx::query(&format!("{sql} AND account_id = $1"))
+                    .bind(account)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query(&format!("{sql} ORDER BY issued_at"))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter()
+            .map(|row| {
+                Ok(crate::sealing::AttributeKeyRecord {
+                    account: row.try_get("account_id")?,
+                    institution: row.try_get("institution_id")?,
+                    attributes: row
+                        .try_get::<String, _>("attributes")?
+                        .split_whitespace()
+                        .map(str::to_owned)
+                        .collect(),
+                    wrapped_key: row.try_get("wrapped_key")?,
+                    sealed_key: row.try_get("sealed_key")?,
+                    issued_at: row.try_get("issued_at")?,
+                })
+            })
+            .collect()
+    }
 }

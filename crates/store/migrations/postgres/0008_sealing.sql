@@ -33,3 +33,24 @@ CREATE TABLE sealed_rollups (
 
 -- A sealed reading is indexed without its value: v1 may be NULL.
 ALTER TABLE readings ALTER COLUMN v1 DROP NOT NULL;
+
+-- CP-ABE attribute keys the attribute authority (the supervisor) issued to institution
+-- accounts: the key's encoding sealed under a random key, which is wrapped (HPKE) for
+-- the account's own key, so only that account's signed-in session opens it.
+CREATE TABLE attribute_keys (
+    account_id     TEXT    PRIMARY KEY REFERENCES accounts (id),
+    institution_id TEXT    NOT NULL REFERENCES institutions (id),
+    attributes     TEXT    NOT NULL,
+    wrapped_key    BYTEA    NOT NULL,
+    sealed_key     BYTEA    NOT NULL,
+    issued_at      BIGINT NOT NULL,
+    revoked_at     BIGINT
+);
+
+-- The access policy a patient chose for their protected records (NULL: the default,
+-- institutions holding consent to read the protected section).
+ALTER TABLE patients ADD COLUMN access_policy TEXT;
+
+-- A patient's key for opening sealed records, wrapped under a key derived from an API
+-- token, so that requests with the token can open what the patient can.
+ALTER TABLE api_tokens ADD COLUMN key_wrap BYTEA;

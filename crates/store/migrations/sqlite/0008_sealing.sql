@@ -47,3 +47,24 @@ INSERT INTO readings_v2 (patient_id, metric, t, device_id, record_id, v1, v2, v3
     SELECT patient_id, metric, t, device_id, record_id, v1, v2, v3 FROM readings;
 DROP TABLE readings;
 ALTER TABLE readings_v2 RENAME TO readings;
+
+-- CP-ABE attribute keys the attribute authority (the supervisor) issued to institution
+-- accounts: the key's encoding sealed under a random key, which is wrapped (HPKE) for
+-- the account's own key, so only that account's signed-in session opens it.
+CREATE TABLE attribute_keys (
+    account_id     TEXT    PRIMARY KEY REFERENCES accounts (id),
+    institution_id TEXT    NOT NULL REFERENCES institutions (id),
+    attributes     TEXT    NOT NULL,
+    wrapped_key    BLOB    NOT NULL,
+    sealed_key     BLOB    NOT NULL,
+    issued_at      INTEGER NOT NULL,
+    revoked_at     INTEGER
+);
+
+-- The access policy a patient chose for their protected records (NULL: the default,
+-- institutions holding consent to read the protected section).
+ALTER TABLE patients ADD COLUMN access_policy TEXT;
+
+-- A patient's key for opening sealed records, wrapped under a key derived from an API
+-- token, so that requests with the token can open what the patient can.
+ALTER TABLE api_tokens ADD COLUMN key_wrap BLOB;
