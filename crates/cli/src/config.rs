@@ -285,11 +285,40 @@ impl Config {
     /// Opens the store under the supervisor's chameleon-hash key from the data directory.
     pub(crate) async fn open_store(&self) -> Result<vitalis_store::SqlStore> {
         let keys = self.keys()?;
-        vitalis_store::SqlStore::open(&self.database_url, &keys.payload_key())
+        Ok(
+            vitalis_store::SqlStore::open(&self.database_url, &keys.payload_key())
+                .await
+                .with_context(|| format!("opening the store at {}", redact(&self.database_url)))?
+                .with_rollup_key(keys.rollup.clone()),
+        )
+    }
+
+    /// The sealer of protected records, and the attribute authority's master key when
+    /// it is this data directory's (the first node to open the store records the
+    /// authority's public key; a node with another master key seals under the recorded
+    /// one and issues no attribute keys).
+    pub(crate) async fn sealing(
+        &self,
+        store: std::sync::Arc<dyn vitalis_store::Store>,
+    ) -> Result<vitalis_server::sealing::Sealing> {
+        let keys = self.keys()?;
+        let local = keys.abe.public_key().to_bytes();
+        let recorded = store
+            .put_setting_once(ABE_AUTHORITY_SETTING, &local)
             .await
-            .with_context(|| format!("opening the store at {}", redact(&self.database_url)))
+            .context("recording the attribute authority's public key")?;
+        let public = vitalis_abe::PublicKey::from_bytes(&recorded)
+            .map_err(|e| anyhow::anyhow!("the store's attribute authority key: {e}"))?;
+        let authority = (recorded == local).then(|| std::sync::Arc::new(keys.abe));
+        Ok(vitalis_server::sealing::Sealing {
+            sealer: std::sync::Arc::new(vitalis_ingest::sealer::Sealer::new(store, public)),
+            authority,
+        })
     }
 }
+
+/// The `settings` key of the attribute authority's CP-ABE public key.
+const ABE_AUTHORITY_SETTING: &str = "abe_authority_public_key";
 
 fn read_file(path: &Path) -> Result<FileConfig> {
     let text =

@@ -1,8 +1,10 @@
 //! `vitalis export`: one patient's readings (and, in FHIR, clinical notes) from the store
 //! in the data directory, as CSV, XLSX or a FHIR R4 Bundle, to a file or to stdout.
 //!
-//! The command reads the store directly, as the node's operator, so it sees both sections;
-//! like an API export it is written to the patient's access log (account `cli`, role
+//! The command reads the store directly, as the node's operator: it sees the open section
+//! and protected records stored before sealing, but not sealed records, which only the
+//! patient and the institutions their policy names can open (those export through the
+//! API); it stops with an error that says so at the first sealed record. Like an API export it is written to the patient's access log (account `cli`, role
 //! admin), once per section. A file is written under a temporary name and renamed when
 //! complete, so a failed export leaves no complete-looking file behind.
 
@@ -289,6 +291,18 @@ async fn car_export(
     Ok(())
 }
 
+/// A sealed record named as what it is for the operator.
+fn sealed_for_operator(err: vitalis_store::StoreError) -> anyhow::Error {
+    match err {
+        vitalis_store::StoreError::Sealed { record } => anyhow::anyhow!(
+            "record {record} is sealed: the node's operator cannot open protected records; \
+             the patient exports them through the web interface or \
+             GET /api/v1/patients/{{id}}/export (or export the open section with --metrics)"
+        ),
+        other => other.into(),
+    }
+}
+
 /// Pages through the readings into an exporter over `sink`; returns the counts of
 /// readings and notes written, and the sink.
 async fn write_export<W: Write>(
@@ -301,7 +315,7 @@ async fn write_export<W: Write>(
     let mut export = Exporter::new(format, sink, query.patient.as_str())?;
     let mut readings = 0u64;
     loop {
-        let page = store.readings(&query).await?;
+        let page = store.readings(&query).await.map_err(sealed_for_operator)?;
         for r in &page.readings {
             export.write(&ExportReading {
                 metric: r.metric,
@@ -323,11 +337,13 @@ async fn write_export<W: Write>(
             let records = store.records(&query.patient, after, 1000).await?;
             let Some(last) = records.last() else { break };
             after = last.header.seq;
-            for r in records
-                .iter()
-                .filter(|r| r.header.encoding == ENCODING_CLINICAL_V1)
-            {
-                let bytes = store.blob(&r.cid).await?.unwrap_or_default();
+            for r in records.iter().filter(|r| {
+                vitalis_model::plaintext_encoding(r.header.encoding) == ENCODING_CLINICAL_V1
+            }) {
+                let bytes = store
+                    .open_payload(r, None)
+                    .await
+                    .map_err(sealed_for_operator)?;
                 let note = ClinicalNote::decode(&bytes)
                     .map_err(|e| anyhow::anyhow!("clinical note {}: {e}", r.id))?;
                 if (query.from.millis()..=query.to.millis()).contains(&note.t) {

@@ -213,6 +213,10 @@ pub(crate) async fn run(args: ImportArgs) -> Result<()> {
     let config = Config::resolve(&args.store, None, &ChainArgs::default())?;
     let store = config.open_store().await?;
     require_patient(&store, &patient).await?;
+    let sealer = config
+        .sealing(std::sync::Arc::new(store.clone()))
+        .await?
+        .sealer;
     let source_name = format!("import:{}", args.kind.name());
     let source = store
         .import_source(&patient, &source_name)
@@ -238,7 +242,11 @@ pub(crate) async fn run(args: ImportArgs) -> Result<()> {
         match message {
             Message::Readings(readings) => {
                 read += readings.len() as u64;
-                let (batch, repeated) = new_batch(&patient, &source, readings, now());
+                let (mut batch, repeated) = new_batch(&patient, &source, readings, now());
+                batch.seal = sealer
+                    .key_for(&patient)
+                    .await
+                    .context("the patient's sealing key")?;
                 let receipt = store
                     .append(vec![batch])
                     .await

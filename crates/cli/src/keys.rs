@@ -5,6 +5,11 @@
 //! - `supervisor.key`: the supervisor's secp256k1 account (owner of the identity registry).
 //! - `supervisor-chameleon.key`: the supervisor's chameleon-hash trapdoor; its public key
 //!   is what every record's payload hash is made with, fixed at genesis.
+//! - `supervisor-abe.key`: the attribute authority's CP-ABE master key (the supervisor
+//!   issues institutions' attribute keys with it).
+//! - `rollup.key`: this node's key for the minute rollups of sealed readings; kept here,
+//!   never in the database, so that a copy of the database alone reveals no protected
+//!   value (every node of one database needs the same file).
 //!
 //! On one machine the operator is the supervisor, so the supervisor's keys live here too;
 //! a consortium keeps them with the supervisor instead. Each file holds one hex line.
@@ -15,6 +20,7 @@ use std::path::Path;
 use alloy::signers::local::PrivateKeySigner;
 use anyhow::{Context, Result, bail};
 use vitalis_crypto::chameleon::{ChameleonPublicKey, ChameleonTrapdoor};
+use vitalis_crypto::envelope::DataKey;
 
 /// The keys of one node.
 pub(crate) struct Keys {
@@ -24,6 +30,10 @@ pub(crate) struct Keys {
     pub(crate) supervisor: PrivateKeySigner,
     /// The supervisor's chameleon-hash trapdoor.
     pub(crate) chameleon: ChameleonTrapdoor,
+    /// The attribute authority's CP-ABE master key.
+    pub(crate) abe: vitalis_abe::MasterKey,
+    /// The key of sealed readings' rollups.
+    pub(crate) rollup: DataKey,
 }
 
 impl Keys {
@@ -44,10 +54,22 @@ impl Keys {
                 trapdoor
             }
         };
+        let path = dir.join("rollup.key");
+        let rollup = match read_hex32(&path)? {
+            Some(bytes) => DataKey::from_bytes(bytes),
+            None => {
+                let key = DataKey::generate(&mut rand::rng());
+                write_secret(&path, &hex::encode(key.as_bytes()))?;
+                key
+            }
+        };
+        let abe = abe_master_key(&dir.join("supervisor-abe.key"))?;
         Ok(Keys {
             node,
             supervisor,
             chameleon,
+            abe,
+            rollup,
         })
     }
 
@@ -77,6 +99,27 @@ fn secp256k1_key(path: &Path) -> Result<PrivateKeySigner> {
             write_secret(path, &hex::encode(key.to_bytes()))?;
             Ok(key)
         }
+    }
+}
+
+/// The CP-ABE master key in `path`, or a new one (a new attribute authority) written there.
+fn abe_master_key(path: &Path) -> Result<vitalis_abe::MasterKey> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let bytes =
+                zeroize::Zeroizing::new(hex::decode(text.trim()).map_err(|_| {
+                    anyhow::anyhow!("{}: line 1: expected hex digits", path.display())
+                })?);
+            vitalis_abe::MasterKey::from_bytes(&bytes).map_err(|e| {
+                anyhow::anyhow!("{}: line 1: not a CP-ABE master key: {e}", path.display())
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let (_, master) = vitalis_abe::setup(&mut rand::rng());
+            write_secret(path, &hex::encode(&*master.to_bytes()))?;
+            Ok(master)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
 }
 

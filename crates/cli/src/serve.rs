@@ -371,6 +371,7 @@ pub(crate) async fn start(config: &Config) -> Result<Running> {
         },
     )
     .spawn();
+    let sealing = config.sealing(store.clone()).await?;
     let pipeline = Pipeline::spawn(
         store.clone(),
         PipelineConfig {
@@ -379,7 +380,8 @@ pub(crate) async fn start(config: &Config) -> Result<Running> {
             },
             ..PipelineConfig::default()
         },
-    );
+    )
+    .with_sealer(sealing.sealer.clone());
     // Alert rules: thresholds on every stored batch, device silence on a timer.
     let alerter = vitalis_ingest::alerts::Alerter::new(
         store.clone(),
@@ -397,7 +399,8 @@ pub(crate) async fn start(config: &Config) -> Result<Running> {
         Some(verifier),
         Some(permissions),
     )
-    .with_alerter(alerter);
+    .with_alerter(alerter)
+    .with_sealing(sealing);
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;

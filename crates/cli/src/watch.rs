@@ -72,6 +72,10 @@ pub(crate) async fn run(args: WatchArgs) -> Result<()> {
     let config = Config::resolve(&args.store, None, &ChainArgs::default())?;
     let store = config.open_store().await?;
     let (patient, device) = find_device(&store, &args.device).await?;
+    let sealer = config
+        .sealing(std::sync::Arc::new(store.clone()))
+        .await?
+        .sealer;
     let mut state = State::load(&config.data_dir, &args.file)?;
     let xlsx = args
         .file
@@ -92,7 +96,13 @@ pub(crate) async fn run(args: WatchArgs) -> Result<()> {
         match rows {
             Ok(Some(rows)) => {
                 missing_reported = false;
-                pass(&store, &patient, &device, &map, &args, &rows, &mut state).await?;
+                let target = Target {
+                    store: &store,
+                    sealer: &sealer,
+                    patient: &patient,
+                    device: &device,
+                };
+                pass(&target, &map, &args, &rows, &mut state).await?;
             }
             Ok(None) => {}
             Err(err) if !missing_reported => {
@@ -112,10 +122,16 @@ pub(crate) async fn run(args: WatchArgs) -> Result<()> {
 }
 
 /// One pass over the rows read: stores what is new or changed and remembers it.
+/// Where a pass stores its readings.
+struct Target<'a> {
+    store: &'a SqlStore,
+    sealer: &'a vitalis_ingest::sealer::Sealer,
+    patient: &'a PatientId,
+    device: &'a DeviceId,
+}
+
 async fn pass(
-    store: &SqlStore,
-    patient: &PatientId,
-    device: &DeviceId,
+    target: &Target<'_>,
     map: &ColumnMap,
     args: &WatchArgs,
     rows: &Rows,
@@ -147,8 +163,15 @@ async fn pass(
     let readings: Vec<_> = fresh.iter().flat_map(|row| row.readings.clone()).collect();
     let (mut taken, mut duplicates) = (0, 0);
     for chunk in readings.chunks(BATCH_READINGS) {
-        let (batch, repeated) = new_batch(patient, device, chunk.to_vec(), now());
-        let receipt = match store.append(vec![batch]).await {
+        let (mut batch, repeated) = new_batch(target.patient, target.device, chunk.to_vec(), now());
+        batch.seal = match target.sealer.key_for(target.patient).await {
+            Ok(seal) => seal,
+            Err(err) => {
+                eprintln!("watch: the patient's sealing key, trying again on the next pass: {err}");
+                return Ok(());
+            }
+        };
+        let receipt = match target.store.append(vec![batch]).await {
             Ok(mut receipts) => receipts.pop().context("the store answered no receipt")?,
             Err(err) => {
                 // Nothing of this pass is remembered: the next pass sends it again, and

@@ -347,8 +347,56 @@ async fn series(dir: &Path, metric: &str) -> Vec<(i64, f64)> {
         .await
         .unwrap()
         .iter()
-        .map(|row| (row.get("t"), row.get("v1")))
+        .map(|row| {
+            (
+                row.get("t"),
+                row.get::<Option<f64>, _>("v1").unwrap_or_default(),
+            )
+        })
         .collect()
+}
+
+/// The per-minute means of a sealed metric (the index keeps no values of sealed readings),
+/// read through the store with the node's rollup key, as the server charts them.
+async fn sealed_minute_means(dir: &Path, metric: vitalis_model::Metric) -> Vec<f64> {
+    use vitalis_store::Analysis;
+    let url = format!("sqlite://{}", dir.join("vitalis.db").display());
+    let key: Vec<u8> = {
+        let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("SELECT value FROM settings WHERE key = 'supervisor_chameleon_public_key'")
+            .fetch_one(&mut db)
+            .await
+            .unwrap()
+            .get("value")
+    };
+    let key =
+        vitalis_crypto::chameleon::ChameleonPublicKey::from_bytes(key.try_into().unwrap()).unwrap();
+    let text = std::fs::read_to_string(dir.join("keys/rollup.key")).unwrap();
+    let mut rollup = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut rollup).unwrap();
+    let store = vitalis_store::SqlStore::open(&url, &key)
+        .await
+        .unwrap()
+        .with_rollup_key(vitalis_crypto::envelope::DataKey::from_bytes(rollup));
+    let patient: String = {
+        let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("SELECT patient_id FROM readings WHERE metric = $1 LIMIT 1")
+            .bind(metric.name())
+            .fetch_one(&mut db)
+            .await
+            .unwrap()
+            .get("patient_id")
+    };
+    let patient = vitalis_model::PatientId::new(patient).unwrap();
+    let means = store
+        .rollups(&patient, metric, 0, i64::MAX / 2)
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.mean())
+        .collect();
+    store.close().await;
+    means
 }
 
 /// Waits until `metric` has `n` stored readings (or fails after 30 s).
@@ -459,8 +507,10 @@ async fn watch_stores_each_new_row_once_and_waits_for_a_half_written_line() {
     let steps = wait_for(dir.path(), "steps", 6).await;
     assert_eq!(steps[5], (t(25), 70.0));
     let heart = wait_for(dir.path(), "heart_rate", 6).await;
+    // Heart rate is protected: sealed, so the index holds no value of it.
+    assert!(heart.iter().all(|(_, v)| *v == 0.0), "{heart:?}");
     assert_eq!(
-        heart.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+        sealed_minute_means(dir.path(), vitalis_model::Metric::HeartRate).await,
         [70.0, 72.0, 71.0, 75.0, 76.0, 78.0]
     );
     tokio::time::sleep(Duration::from_millis(500)).await;

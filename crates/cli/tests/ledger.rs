@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use alloy::primitives::Address;
 use alloy::providers::{Provider, ProviderBuilder};
 use serde_json::{Value, json};
-use sqlx::Connection;
+use sqlx::{Connection, Row};
 use support::{field, vitalis, vitalis_ok};
 
 fn free_port() -> u16 {
@@ -116,13 +116,25 @@ async fn serve_anchors_on_the_embedded_chain_and_verify_tells_intact_from_tamper
     // One byte of a stored payload changed behind the server's back.
     let url = format!("sqlite://{}", dir.path().join("vitalis.db").display());
     let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query(
-        "UPDATE blobs SET bytes = CAST(REPLACE(CAST(bytes AS TEXT), '70', '71') AS BLOB) \
-         WHERE cid = (SELECT cid FROM records WHERE seq = 1)",
-    )
-    .execute(&mut db)
-    .await
-    .unwrap();
+    let cid: String = sqlx::query("SELECT cid FROM records WHERE seq = 1")
+        .fetch_one(&mut db)
+        .await
+        .unwrap()
+        .get("cid");
+    let mut bytes: Vec<u8> = sqlx::query("SELECT bytes FROM blobs WHERE cid = $1")
+        .bind(&cid)
+        .fetch_one(&mut db)
+        .await
+        .unwrap()
+        .get("bytes");
+    // Sealed or plain, the last byte changed.
+    *bytes.last_mut().unwrap() ^= 1;
+    sqlx::query("UPDATE blobs SET bytes = $1 WHERE cid = $2")
+        .bind(bytes)
+        .bind(&cid)
+        .execute(&mut db)
+        .await
+        .unwrap();
     let tampered = vitalis(&["verify", "--data-dir", data, "--chain-listen", &listen]);
     assert!(!tampered.status.success());
     let out = String::from_utf8_lossy(&tampered.stdout);

@@ -64,6 +64,7 @@ pub struct Pipeline {
     jobs: mpsc::Sender<Job>,
     live: broadcast::Sender<Arc<LiveBatch>>,
     config: PipelineConfig,
+    sealer: Option<Arc<crate::sealer::Sealer>>,
 }
 
 impl Pipeline {
@@ -72,7 +73,19 @@ impl Pipeline {
         let (jobs, rx) = mpsc::channel(config.queue);
         let (live, _) = broadcast::channel(config.live_capacity);
         tokio::spawn(write_loop(store, rx, config.max_group_readings));
-        Pipeline { jobs, live, config }
+        Pipeline {
+            jobs,
+            live,
+            config,
+            sealer: None,
+        }
+    }
+
+    /// The same pipeline sealing each patient's protected records under the epoch key
+    /// `sealer` hands out.
+    pub fn with_sealer(mut self, sealer: Arc<crate::sealer::Sealer>) -> Pipeline {
+        self.sealer = Some(sealer);
+        self
     }
 
     /// Subscribes to every batch committed from now on.
@@ -108,7 +121,13 @@ impl Pipeline {
             idempotency_key: idempotency_key.map(str::to_owned),
             parts: checked.parts,
             received_at: now,
-            seal: None,
+            seal: match &self.sealer {
+                Some(sealer) => sealer.key_for(&source.patient).await.map_err(|e| {
+                    tracing::error!(error = %e, patient = %source.patient, "sealing key");
+                    IngestError::Unavailable
+                })?,
+                None => None,
+            },
         };
         let (reply, answer) = oneshot::channel();
         self.jobs

@@ -50,6 +50,8 @@ pub const MIN_PASSWORD_LEN: usize = 12;
 #[derive(Default)]
 pub struct Keyring {
     keys: Mutex<HashMap<[u8; 32], PrivateKeySigner>>,
+    /// Keys for opening sealed records, derived from the account key on first use.
+    readers: Mutex<HashMap<[u8; 32], vitalis_store::ReaderKeys>>,
 }
 
 impl Keyring {
@@ -70,6 +72,27 @@ impl Keyring {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(session);
+        self.readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(session);
+    }
+
+    /// The session's keys for opening sealed records, once derived.
+    pub(crate) fn reader(&self, session: &[u8; 32]) -> Option<vitalis_store::ReaderKeys> {
+        self.readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(session)
+            .cloned()
+    }
+
+    /// Keeps the session's keys for opening sealed records.
+    pub(crate) fn set_reader(&self, session: [u8; 32], keys: vitalis_store::ReaderKeys) {
+        self.readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(session, keys);
     }
 
     /// The unsealed key of a session, if it is held.
@@ -709,6 +732,13 @@ pub(crate) async fn create_token(
             expires_at,
         )
         .await?;
+    if account.patient.is_some()
+        && let Some(signer) = principal.session.and_then(|s| state.keyring.get(&s))
+    {
+        // The token opens the patient's sealed records as the session does.
+        crate::sealing::wrap_for_token(&state, &token, &crate::sealing::account_key(&signer))
+            .await?;
+    }
     Ok((
         StatusCode::CREATED,
         Json(

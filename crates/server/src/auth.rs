@@ -73,6 +73,10 @@ pub(crate) struct Principal {
     pub(crate) csrf: Option<String>,
     /// An API token's scopes (`None`: a session, which has all).
     pub(crate) scopes: Option<Vec<String>>,
+    /// An API token's hash.
+    pub(crate) token_hash: Option<[u8; 32]>,
+    /// The key derived from an API token, which opens what the token's patient can.
+    pub(crate) token_key: Option<zeroize::Zeroizing<[u8; 32]>>,
 }
 
 impl Principal {
@@ -147,7 +151,10 @@ impl FromRequestParts<AppState> for Principal {
         let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
         let hash = tokens::hash(token);
         if let Some((account, scopes)) = state.store.api_token(hash, now).await? {
-            return principal_of(account, None, None, Some(scopes));
+            let mut principal = principal_of(account, None, None, Some(scopes))?;
+            principal.token_hash = Some(hash);
+            principal.token_key = Some(crate::sealing::token_key(token));
+            return Ok(principal);
         }
         if let Some(device) = state.store.device_by_token(hash).await? {
             return Ok(Principal {
@@ -159,6 +166,8 @@ impl FromRequestParts<AppState> for Principal {
                 csrf: None,
                 // The matrix alone decides what a device may do.
                 scopes: None,
+                token_hash: None,
+                token_key: None,
             });
         }
         Err(ApiError::Unauthorized)
@@ -185,5 +194,7 @@ fn principal_of(
         session,
         csrf,
         scopes,
+        token_hash: None,
+        token_key: None,
     })
 }

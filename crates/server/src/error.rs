@@ -116,6 +116,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BadParameter { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Store(StoreError::Sealed { .. }) => StatusCode::FORBIDDEN,
             ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Refused { status, .. } => *status,
         }
@@ -130,11 +131,16 @@ impl ApiError {
             ApiError::MethodNotAllowed => ("method_not_allowed", None, None),
             ApiError::BodyTooLarge { .. } => ("body_too_large", None, None),
             ApiError::BadParameter { code, field, .. } => (*code, Some((*field).to_owned()), None),
+            ApiError::Store(StoreError::Sealed { .. }) => ("sealed", None, None),
             ApiError::Store(_) => ("unavailable", None, None),
             ApiError::Refused { code, field, .. } => (*code, field.map(str::to_owned), None),
         };
         let message = match self {
             ApiError::Ingest(e) => e.message(),
+            ApiError::Store(StoreError::Sealed { record }) => format!(
+                "record {record} is sealed, and this caller holds no key that opens it \
+                 (sign in again, or ask the patient for consent)"
+            ),
             other => other.to_string(),
         };
         Detail {
@@ -169,7 +175,9 @@ impl From<QueryRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Store(err) = &self {
+        if let ApiError::Store(err) = &self
+            && !matches!(err, StoreError::Sealed { .. })
+        {
             tracing::error!(error = %err, "store failure while serving a request");
         }
         let status = self.status();

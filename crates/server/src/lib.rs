@@ -20,6 +20,7 @@ mod auth;
 mod error;
 mod permit;
 mod routes;
+pub mod sealing;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -72,6 +73,8 @@ pub struct AppState {
     pub limiter: Arc<accounts::LoginLimiter>,
     /// Fired alerts, for the live stream; `None` when no alerter runs.
     pub alerter: Option<vitalis_ingest::alerts::Alerter>,
+    /// Sealing of protected records; `None` stores them plain.
+    pub sealing: Option<sealing::Sealing>,
 }
 
 impl AppState {
@@ -92,7 +95,15 @@ impl AppState {
             keyring: Arc::default(),
             limiter: Arc::default(),
             alerter: None,
+            sealing: None,
         }
+    }
+
+    /// The same state sealing protected records (the pipeline must carry the same
+    /// sealer).
+    pub fn with_sealing(mut self, sealing: sealing::Sealing) -> AppState {
+        self.sealing = Some(sealing);
+        self
     }
 
     /// The same state, with alerts delivered on the live stream.
@@ -143,6 +154,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/patients/{id}/access-log",
             get(routes::portal::patient_log),
+        )
+        .route("/patients/{id}/sealing", get(routes::policy::status))
+        .route(
+            "/patients/{id}/access-policy",
+            axum::routing::put(routes::policy::set),
         )
         .route("/audit/access-log", get(routes::portal::audit_log))
         .route("/institutions", get(routes::consent::institutions))

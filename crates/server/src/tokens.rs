@@ -45,6 +45,7 @@ pub struct DeviceCredentials {
 pub async fn add_patient(store: &dyn Store) -> Result<PatientCredentials> {
     let token = generate("vtp_");
     let patient = store.create_patient(hash(&token)).await?;
+    crate::sealing::publish_token_patient_key(store, &patient, &token).await?;
     Ok(PatientCredentials { patient, token })
 }
 

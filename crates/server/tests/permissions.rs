@@ -76,7 +76,12 @@ impl World {
         config.supervisor = supervisor.address();
         let payload_key = ChameleonPublicKey::from_bytes(config.chameleon_public_key.0).unwrap();
         let url = format!("sqlite://{}", dir.path().join("v.db").display());
-        let store: Arc<dyn Store> = Arc::new(SqlStore::open(&url, &payload_key).await.unwrap());
+        let store: Arc<dyn Store> = Arc::new(
+            SqlStore::open(&url, &payload_key)
+                .await
+                .unwrap()
+                .with_rollup_key(vitalis_crypto::envelope::DataKey::generate(&mut rand::rng())),
+        );
         let node = Node::open(&dir.path().join("chain.db"), config.clone())
             .await
             .unwrap();
@@ -120,7 +125,12 @@ impl World {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("v.db").display());
-        let store: Arc<dyn Store> = Arc::new(SqlStore::open(&url, &payload_key).await.unwrap());
+        let store: Arc<dyn Store> = Arc::new(
+            SqlStore::open(&url, &payload_key)
+                .await
+                .unwrap()
+                .with_rollup_key(vitalis_crypto::envelope::DataKey::generate(&mut rand::rng())),
+        );
         let sender = RpcLedger::new(anvil.url(), key, deployment.anchors).unwrap();
         let ledger = Arc::new(
             PermissionLedger::connect(sender.clone(), sender, deployment)
@@ -136,14 +146,28 @@ impl World {
         chain: Chain,
         dir: tempfile::TempDir,
     ) -> World {
-        let pipeline = Pipeline::spawn(store.clone(), PipelineConfig::default());
-        let app = router(AppState::new(
-            store.clone(),
-            pipeline,
-            ApiConfig::default(),
-            None,
-            Some(ledger.clone()),
-        ));
+        // Protected records are sealed, as `vitalis serve` seals them: every read below
+        // of protected data opens them with the reader's keys.
+        let (authority, master) = vitalis_abe::setup(&mut rand::rng());
+        let sealing = vitalis_server::sealing::Sealing {
+            sealer: Arc::new(vitalis_ingest::sealer::Sealer::new(
+                store.clone(),
+                authority,
+            )),
+            authority: Some(Arc::new(master)),
+        };
+        let pipeline = Pipeline::spawn(store.clone(), PipelineConfig::default())
+            .with_sealer(sealing.sealer.clone());
+        let app = router(
+            AppState::new(
+                store.clone(),
+                pipeline,
+                ApiConfig::default(),
+                None,
+                Some(ledger.clone()),
+            )
+            .with_sealing(sealing),
+        );
         World {
             app,
             store,
@@ -657,6 +681,55 @@ async fn consent_scenario(w: World) {
         .await;
     assert_eq!(read.status, StatusCode::OK, "{}", read.body);
     assert_eq!(read.body["readings"].as_array().unwrap().len(), 1);
+    assert_eq!(read.body["readings"][0]["value"], 72.0);
+    // It was sealed before the grant; the grant wrapped its epoch for the hospital.
+    let patient_id = PatientId::new(parties.patient_id.clone()).unwrap();
+    let records = w.store.records(&patient_id, 0, 100).await.unwrap();
+    let protected: Vec<_> = records
+        .iter()
+        .filter(|r| r.header.section == vitalis_model::Section::Protected)
+        .collect();
+    assert!(!protected.is_empty());
+    assert!(
+        protected
+            .iter()
+            .all(|r| vitalis_model::is_sealed(r.header.encoding))
+    );
+    let sealing = w
+        .call(
+            &parties.patient,
+            Method::GET,
+            &format!("/api/v1/patients/{}/sealing", parties.patient_id),
+            None,
+        )
+        .await;
+    assert_eq!(sealing.status, StatusCode::OK, "{}", sealing.body);
+    assert_eq!(sealing.body["sealed"], true);
+    assert_eq!(
+        sealing.body["rewrap"]["done"],
+        sealing.body["rewrap"]["total"]
+    );
+    assert!(
+        sealing.body["policy"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("org:{hospital_id}")),
+        "{}",
+        sealing.body
+    );
+    // Institutions without the grant's keys are refused the sealed record's payload too.
+    let researcher_read = w
+        .call(
+            &parties.institutions[1].1,
+            Method::GET,
+            &format!(
+                "/api/v1/patients/{}/readings?from=0&metric=heart_rate",
+                parties.patient_id
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(researcher_read.status, StatusCode::FORBIDDEN);
 
     // Revocation takes effect on the next request.
     let revoked = w
@@ -1429,4 +1502,140 @@ async fn a_phone_pairs_with_a_single_use_code_and_sends_steps() {
         )
         .await;
     assert_eq!(steps.body["readings"][0]["value"], 4321.0);
+}
+
+/// Sealing end to end: what a copy of the database file shows, the patient's own access
+/// policy (refused when malformed or unsatisfiable), and a hospital that holds consent
+/// but whose attributes the policy leaves out.
+#[tokio::test]
+async fn a_copied_database_reveals_no_protected_reading_and_the_policy_binds_institutions() {
+    let w = World::new().await;
+    let parties = parties(&w).await;
+    let (_, hospital, hospital_id) = parties.institutions[0].clone();
+    let (_, _, researcher_id) = parties.institutions[1].clone();
+    let patient_id = parties.patient_id.clone();
+    let odd = |i: i64| 61.0 + i as f64 * 1.5 + 0.3125;
+    let t0 = now_ms() - 3_600_000;
+    let readings: Vec<Value> = (0..20)
+        .map(|i| json!({ "metric": "heart_rate", "t": t0 + i * 1000, "value": odd(i), "unit": "/min" }))
+        .chain([json!({ "metric": "steps", "t": t0, "value": 4321, "unit": "{steps}" })])
+        .collect();
+    let uploaded = w
+        .call(
+            &parties.device,
+            Method::POST,
+            "/api/v1/readings",
+            Some(json!({ "readings": readings })),
+        )
+        .await;
+    assert_eq!(uploaded.status, StatusCode::OK, "{}", uploaded.body);
+
+    // The patient reads their own protected values through the session's key.
+    let heart = |who: Caller| {
+        let w = &w;
+        let path = format!("/api/v1/patients/{patient_id}/readings?from={t0}&metric=heart_rate");
+        async move { w.call(&who, Method::GET, &path, None).await }
+    };
+    let own = heart(parties.patient.clone()).await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+    let values: Vec<f64> = own.body["readings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["value"].as_f64().unwrap())
+        .collect();
+    // The 20 values, then the 72 `parties` uploaded a minute ago.
+    assert_eq!(values[..20], (0..20).map(odd).collect::<Vec<_>>());
+
+    // Policies: a malformed one names the position, one nobody satisfies is refused.
+    let policy = format!("/api/v1/patients/{patient_id}/access-policy");
+    let set = |text: Value| {
+        let (w, policy, patient) = (&w, policy.clone(), parties.patient.clone());
+        async move {
+            w.call(
+                &patient,
+                Method::PUT,
+                &policy,
+                Some(json!({ "policy": text })),
+            )
+            .await
+        }
+    };
+    let malformed = set(json!("role:hospital AND (org:x OR")).await;
+    assert_eq!(
+        malformed.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        malformed.body
+    );
+    assert_eq!(malformed.body["error"]["code"], "invalid_policy");
+    assert_eq!(malformed.body["error"]["field"], "policy");
+    assert!(
+        malformed.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("column 28"),
+        "{}",
+        malformed.body
+    );
+    let nobody = set(json!("role:hospital AND org:nowhere")).await;
+    assert_eq!(
+        nobody.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        nobody.body
+    );
+    assert_eq!(nobody.body["error"]["code"], "unsatisfiable_policy");
+
+    // Consent to the hospital: it reads the sealed values.
+    let consents = format!("/api/v1/patients/{patient_id}/consents");
+    let granted = w
+        .call(
+            &parties.patient,
+            Method::POST,
+            &consents,
+            Some(json!({ "institution_id": hospital_id, "access": ["read"],
+                "sections": ["protected"], "purpose": "care",
+                "expires_at": now_ms() + 86_400_000 })),
+        )
+        .await;
+    assert_eq!(granted.status, StatusCode::CREATED, "{}", granted.body);
+    let read = heart(hospital.clone()).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    assert_eq!(read.body["readings"].as_array().unwrap().len(), 21);
+
+    // The patient narrows the policy to the researcher: the hospital's consent stands,
+    // but its attributes no longer open the records.
+    let narrowed = set(json!(format!("role:researcher AND org:{researcher_id}"))).await;
+    assert_eq!(narrowed.status, StatusCode::OK, "{}", narrowed.body);
+    let refused = heart(hospital.clone()).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert_eq!(refused.body["error"]["code"], "sealed");
+    let back = set(Value::Null).await;
+    assert_eq!(back.status, StatusCode::OK, "{}", back.body);
+    assert_eq!(heart(hospital).await.status, StatusCode::OK);
+
+    // A copy of the database file (with its write-ahead log) holds none of the values,
+    // in any form SQLite or a payload would store them; the open steps value is there.
+    let mut bytes = std::fs::read(w._dir.path().join("v.db")).unwrap();
+    if let Ok(wal) = std::fs::read(w._dir.path().join("v.db-wal")) {
+        bytes.extend(wal);
+    }
+    let holds = |v: f64| {
+        [
+            v.to_be_bytes().to_vec(),
+            v.to_le_bytes().to_vec(),
+            format!("{v}").into_bytes(),
+        ]
+        .iter()
+        .any(|form| bytes.windows(form.len()).any(|w| w == form.as_slice()))
+    };
+    assert!(holds(4321.0), "the open steps value is in the file");
+    for i in 0..20 {
+        assert!(
+            !holds(odd(i)),
+            "heart rate {} found in the database file",
+            odd(i)
+        );
+    }
 }

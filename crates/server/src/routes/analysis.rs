@@ -89,27 +89,38 @@ fn parse_metric(name: &str) -> Result<Metric, ApiError> {
 /// All readings of `patient`'s `metric` in `[from, to]` as samples (scalars only).
 async fn samples(
     state: &AppState,
+    principal: &Principal,
     patient: &PatientId,
     metric: Metric,
     from: i64,
     to: i64,
 ) -> Result<Vec<Sample>, ApiError> {
-    readings_of(state, patient, metric, from, to, |t, value| match value {
-        Reading::Scalar(v) => Some(Sample::new(t, v)),
-        _ => None,
-    })
+    readings_of(
+        state,
+        principal,
+        patient,
+        metric,
+        from,
+        to,
+        |t, value| match value {
+            Reading::Scalar(v) => Some(Sample::new(t, v)),
+            _ => None,
+        },
+    )
     .await
 }
 
 /// Sleep-stage readings of `patient` in `[from, to]`.
 async fn stages(
     state: &AppState,
+    principal: &Principal,
     patient: &PatientId,
     from: i64,
     to: i64,
 ) -> Result<Vec<(i64, vitalis_model::SleepStage)>, ApiError> {
     readings_of(
         state,
+        principal,
         patient,
         Metric::SleepStage,
         from,
@@ -126,6 +137,7 @@ async fn stages(
 /// where `pick` (given its time in ms and value) returns something.
 async fn readings_of<T>(
     state: &AppState,
+    principal: &Principal,
     patient: &PatientId,
     metric: Metric,
     from: i64,
@@ -144,7 +156,7 @@ async fn readings_of<T>(
         to: ts(to, "to")?,
         after: None,
         limit: 10_000,
-        keys: None,
+        keys: crate::sealing::reader_keys(state, principal).await?,
     };
     let mut out = Vec::new();
     loop {
@@ -232,7 +244,7 @@ pub(crate) async fn series(
     } else {
         (
             "readings",
-            samples(&state, &patient, metric, from, to).await?,
+            samples(&state, &principal, &patient, metric, from, to).await?,
         )
     };
     let shown = lttb(&all, points);
@@ -328,7 +340,7 @@ pub(crate) async fn summary(
     for metric in Metric::all() {
         match metric_permit(&state, &principal, &patient, metric).await {
             Ok((action, permit)) => {
-                let s = samples(&state, &patient, metric, start, end).await?;
+                let s = samples(&state, &principal, &patient, metric, start, end).await?;
                 let past = state
                     .store
                     .rollups(&patient, metric, start - 30 * 86_400_000, end)
@@ -434,7 +446,7 @@ pub(crate) async fn summary(
     }
     // Sleep ending on the day: read from noon the day before.
     let sleep = if day_samples.contains_key(&Metric::SleepStage) {
-        let night = stages(&state, &patient, start - 12 * 3_600_000, end).await?;
+        let night = stages(&state, &principal, &patient, start - 12 * 3_600_000, end).await?;
         let episodes = sleep_episodes(&night, &SleepConfig::default());
         sleep_by_day(&episodes, offset)
             .into_iter()

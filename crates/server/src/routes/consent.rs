@@ -345,6 +345,7 @@ pub(crate) async fn grant(
         revoke_tx: None,
     };
     state.store.put_consent(&record).await?;
+    crate::sealing::readers_changed(&state, &principal, &patient).await?;
     tracing::info!(grant = %digest, block = location.block_number, "consent granted");
     Ok((StatusCode::CREATED, Json(consent_view(&record, now_ms()))))
 }
@@ -442,6 +443,7 @@ pub(crate) async fn revoke(
         .map_err(ledger_error)?;
     let now = now_ms();
     state.store.revoke_consent(grant_id, now).await?;
+    crate::sealing::readers_changed(&state, &principal, &patient).await?;
     state
         .store
         .set_revoke_tx(grant_id, location.tx_hash.0)

@@ -197,7 +197,8 @@ pub(crate) async fn export(
             "researchers receive de-identified data through /api/v1/research/readings",
         ));
     }
-    let plan = plan(&state, &patient, &params, &permits).await?;
+    let mut plan = plan(&state, &patient, &params, &permits).await?;
+    plan.query.keys = crate::sealing::reader_keys(&state, &principal).await?;
     let format = plan.format;
     // Logged before any data leaves: the export is a read of every section it covers.
     let described = match &plan.query.metrics {
@@ -354,7 +355,9 @@ async fn stream_export(
         }
     }
     if plan.notes {
-        for note in clinical_notes(store, patient, query.from, query.to).await? {
+        for note in
+            clinical_notes(store, patient, query.from, query.to, query.keys.as_ref()).await?
+        {
             export.write_note(&note)?;
         }
     }
@@ -373,6 +376,7 @@ async fn clinical_notes(
     patient: &PatientId,
     from: Timestamp,
     to: Timestamp,
+    keys: Option<&vitalis_store::ReaderKeys>,
 ) -> Result<Vec<ClinicalNote>, StoreError> {
     let mut notes = Vec::new();
     let mut after = 0;
@@ -381,9 +385,10 @@ async fn clinical_notes(
         let Some(last) = page.last() else { break };
         after = last.header.seq;
         for r in page.iter().filter(|r| {
-            r.header.encoding == ENCODING_CLINICAL_V1 && r.header.section == Section::Protected
+            vitalis_model::plaintext_encoding(r.header.encoding) == ENCODING_CLINICAL_V1
+                && r.header.section == Section::Protected
         }) {
-            let bytes = store.blob(&r.cid).await?.unwrap_or_default();
+            let bytes = store.open_payload(r, keys).await?;
             let note =
                 ClinicalNote::decode(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             if (from.millis()..=to.millis()).contains(&note.t) {

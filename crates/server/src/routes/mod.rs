@@ -6,6 +6,7 @@ pub(crate) mod devices;
 pub(crate) mod export;
 pub(crate) mod ingest;
 pub(crate) mod live;
+pub(crate) mod policy;
 pub(crate) mod portal;
 pub(crate) mod read;
 pub(crate) mod ui;

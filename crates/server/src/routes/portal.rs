@@ -250,7 +250,10 @@ pub(crate) async fn clinical(
                 payload: note.encode(),
                 received_at: Timestamp::new(now)
                     .map_err(|e| ApiError::field("t", "invalid_parameter", e.message))?,
-                seal: None,
+                seal: match &state.sealing {
+                    Some(sealing) => sealing.sealer.key_for(&patient).await?,
+                    None => None,
+                },
             })
             .await?;
         answer["note"] = json!(receipt);
@@ -285,17 +288,17 @@ pub(crate) async fn clinical_notes(
             "researchers receive de-identified data only",
         ));
     }
+    let keys = crate::sealing::reader_keys(&state, &principal).await?;
     let mut notes = Vec::new();
     let mut after = 0;
     loop {
         let page = state.store.records(&patient, after, 1000).await?;
         let Some(last) = page.last() else { break };
         after = last.header.seq;
-        for r in page
-            .iter()
-            .filter(|r| r.header.encoding == ENCODING_CLINICAL_V1)
-        {
-            let bytes = state.store.blob(&r.cid).await?.unwrap_or_default();
+        for r in page.iter().filter(|r| {
+            vitalis_model::plaintext_encoding(r.header.encoding) == ENCODING_CLINICAL_V1
+        }) {
+            let bytes = state.store.open_payload(r, keys.as_ref()).await?;
             let note = ClinicalNote::decode(&bytes)
                 .map_err(|e| ApiError::Store(vitalis_store::StoreError::Corrupt(e.to_string())))?;
             notes.push(json!({ "record": r.id, "seq": r.header.seq, "source": r.header.source, "note": note }));
@@ -570,6 +573,7 @@ pub(crate) async fn research(
         Section::Protected => Action::ReadProtected,
     };
     let mut subjects = Vec::new();
+    let research_keys = crate::sealing::reader_keys(&state, &principal).await?;
     for (patient, permit) in consenting(&state, &principal, action).await? {
         if permit.metrics().is_some_and(|m| !m.contains(&metric)) {
             continue;
@@ -592,7 +596,7 @@ pub(crate) async fn research(
                 to,
                 after: None,
                 limit: 10_000,
-                keys: None,
+                keys: research_keys.clone(),
             },
         )
         .await?;

@@ -231,7 +231,7 @@ pub(crate) async fn readings(
         to,
         after,
         limit,
-        keys: None,
+        keys: crate::sealing::reader_keys(&state, &principal).await?,
     };
     let page = state.store.readings(&query).await?;
     let detail = format!(
