@@ -400,6 +400,17 @@ test("the patient, the hospital, the enterprise and the supervisor in the browse
     await page.locator('[data-testid="dashboard-alerts"] >> text=No open alerts.').waitFor();
     await page.click("nav >> text=Settings");
     await page.locator('[data-testid="alert-rules"]').waitFor();
+    // Protected records are sealed; a malformed access policy is refused under its field,
+    // with the column of the fault.
+    await page.locator('[data-testid="sealing-status"]').waitFor();
+    await page.locator(".notice.ok >> text=Your protected records are encrypted.").waitFor();
+    await watch.allow(/status of 400/, async () => {
+      await page.fill('input[name="policy"]', "role:hospital AND (");
+      await page.click('button:has-text("Save policy")');
+      await page.locator('[data-error-for="policy"]:not([hidden])').waitFor();
+      assert.match(await page.textContent('[data-error-for="policy"]'), /column/);
+    });
+    await page.fill('input[name="policy"]', "");
     await page.click('button:has-text("Prepare the download")');
     const href = await page.getAttribute('[data-testid="export-link"]', "href");
     const csv = await page.evaluate(async (u) => (await fetch(u)).text(), href);

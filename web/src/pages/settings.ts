@@ -147,6 +147,43 @@ function sectionsCard(base: string, signal: AbortSignal): HTMLElement {
   return card(t("settings.sections"), box);
 }
 
+interface Sealing {
+  sealed: boolean;
+  policy?: string | null;
+  chosen_policy?: string | null;
+  epochs?: number;
+  rewrap?: { done: number; total: number } | null;
+}
+
+function sealingCard(base: string, signal: AbortSignal): HTMLElement {
+  const box = h("div");
+  const load = () =>
+    fill(box, async () => {
+      const s = await get<Sealing>(`${base}/sealing`, signal);
+      const status = h(
+        "dl",
+        { class: "facts", "data-testid": "sealing-status" },
+        h("dt", null, t("settings.current_policy")),
+        h("dd", null, h("code", { "data-testid": "policy-in-force" }, s.policy ?? t("settings.policy_none"))),
+      );
+      const progress = s.rewrap ? h("p", { class: "muted", "data-testid": "rewrap" }, t("settings.rewrap", { done: s.rewrap.done, total: s.rewrap.total })) : null;
+      const done = h("div");
+      const form = new Form(
+        [field(t("settings.policy"), h("input", { name: "policy", value: s.chosen_policy ?? "", maxlength: 4000, spellcheck: false, autocomplete: "off" }), t("settings.policy_hint"))],
+        t("settings.save_policy"),
+        async (f) => {
+          const text = f.value("policy");
+          await put(`${base}/access-policy`, { policy: text || null });
+          await load();
+          replace(done, notice("ok", t("common.saved")));
+        },
+      );
+      return [notice(s.sealed ? "ok" : "warn", t(s.sealed ? "settings.sealing_on" : "settings.sealing_off")), status, progress, form.element, done];
+    });
+  void load();
+  return card(t("settings.sealing"), h("p", null, t("settings.sealing_intro")), box);
+}
+
 function languageCard(): HTMLElement {
   const select = h("select", { name: "language" }, (Object.keys(LOCALES) as Locale[]).map((l) => h("option", { value: l, selected: l === locale() }, t(`lang.${l}`))));
   select.addEventListener("change", () => setLocale(select.value as Locale));
@@ -218,6 +255,7 @@ export function settings(ctx: PageContext): void {
     h("div", { class: "columns" }, profileCard(base, ctx.signal), languageCard()),
     rulesCard(base, ctx.signal),
     sectionsCard(base, ctx.signal),
+    sealingCard(base, ctx.signal),
     exportCard(patient),
     passwordCard(),
     h("p", { class: "muted" }, t("settings.signed_in_as", { email: ctx.account!.email })),
