@@ -230,6 +230,11 @@ test("the patient, the hospital, the enterprise and the supervisor in the browse
     await shoot(page, watch, "06-records-verified");
     await page.reload();
     await page.locator("[data-block]").first().waitFor();
+    // The explorer lists the newest blocks and at least one mined anchor.
+    await page.locator('[data-testid="explorer-blocks"] tbody tr').first().waitFor();
+    const anchorRows = page.locator('[data-testid="explorer-anchors"] tbody tr', { hasText: "block" });
+    await anchorRows.first().waitFor();
+    assert.match(await anchorRows.first().textContent(), /0x[0-9a-f]/);
     await shoot(page, watch, "07-records");
   });
 

@@ -93,6 +93,19 @@ pub fn sign_digest(key: &PrivateKeySigner, digest: B256) -> Result<[u8; 65], Led
     Ok(signature.as_bytes())
 }
 
+/// A block as the explorer lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct BlockSummary {
+    /// Its number.
+    pub number: u64,
+    /// Its hash.
+    pub hash: B256,
+    /// Its time (UTC seconds).
+    pub timestamp: u64,
+    /// How many transactions it holds.
+    pub transactions: usize,
+}
+
 /// The consent contract, the access log and the identity registry of one deployment.
 #[derive(Debug, Clone)]
 pub struct PermissionLedger {
@@ -128,6 +141,30 @@ impl PermissionLedger {
             deployment,
             domain,
         })
+    }
+
+    /// The newest `n` blocks, newest first: number, hash, time (UTC s) and transaction
+    /// count.
+    pub async fn recent_blocks(&self, n: u64) -> Result<Vec<BlockSummary>, LedgerError> {
+        let provider = self.node.provider();
+        let head = provider.get_block_number().await.map_err(node_error)?;
+        let mut out = Vec::new();
+        for number in (head.saturating_sub(n.saturating_sub(1))..=head).rev() {
+            let Some(block) = provider
+                .get_block_by_number(number.into())
+                .await
+                .map_err(node_error)?
+            else {
+                continue;
+            };
+            out.push(BlockSummary {
+                number,
+                hash: block.header.hash,
+                timestamp: block.header.timestamp,
+                transactions: block.transactions.len(),
+            });
+        }
+        Ok(out)
     }
 
     /// The contracts.

@@ -155,6 +155,7 @@ pub fn router(state: AppState) -> Router {
             "/patients/{id}/access-log",
             get(routes::portal::patient_log),
         )
+        .route("/chain/explorer", get(routes::chain::explorer))
         .route("/patients/{id}/sealing", get(routes::policy::status))
         .route(
             "/patients/{id}/access-policy",

@@ -1639,3 +1639,64 @@ async fn a_copied_database_reveals_no_protected_reading_and_the_policy_binds_ins
         );
     }
 }
+
+#[tokio::test]
+async fn the_explorer_lists_the_newest_blocks_and_anchors() {
+    let w = World::new().await;
+    let parties = parties(&w).await;
+    // One anchor claimed, not yet sent: listed as pending.
+    let claimed = w.store.claim_for_anchor(1000).await.unwrap().unwrap();
+    let reply = w
+        .call(
+            &parties.patient,
+            Method::GET,
+            "/api/v1/chain/explorer?limit=5",
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let blocks = reply.body["blocks"].as_array().unwrap();
+    assert!(!blocks.is_empty() && blocks.len() <= 5, "{}", reply.body);
+    let numbers: Vec<u64> = blocks
+        .iter()
+        .map(|b| b["number"].as_u64().unwrap())
+        .collect();
+    assert!(
+        numbers.windows(2).all(|w| w[0] == w[1] + 1),
+        "newest first: {numbers:?}"
+    );
+    assert!(
+        blocks
+            .iter()
+            .any(|b| b["transactions"].as_u64().unwrap() > 0)
+    );
+    let anchors = reply.body["anchors"].as_array().unwrap();
+    assert_eq!(anchors.len(), 1);
+    assert_eq!(
+        anchors[0]["root"],
+        format!("0x{}", hex::encode(claimed.root))
+    );
+    assert_eq!(anchors[0]["records"], claimed.record_count);
+    assert!(anchors[0]["block"].is_null(), "pending");
+    assert!(
+        reply.body["contracts"]["anchors"]
+            .as_str()
+            .unwrap()
+            .starts_with("0x")
+    );
+
+    let bad = w
+        .call(
+            &parties.patient,
+            Method::GET,
+            "/api/v1/chain/explorer?limit=0",
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.body["error"]["field"], "limit");
+    let device = w
+        .call(&parties.device, Method::GET, "/api/v1/chain/explorer", None)
+        .await;
+    assert_eq!(device.status, StatusCode::FORBIDDEN);
+}

@@ -15,7 +15,7 @@ use vitalis_crypto::merkle::MerkleTree;
 use vitalis_model::Timestamp;
 
 use crate::sql::{Backend, SqlStore, corrupt, fixed_bytes};
-use crate::{AnchorOnChain, PendingAnchor, RecordAnchor, Result};
+use crate::{AnchorOnChain, AnchorSummary, PendingAnchor, RecordAnchor, Result};
 
 pub(crate) async fn claim(store: &SqlStore, limit: u32) -> Result<Option<PendingAnchor>> {
     let mut tx = match store.backend {
@@ -101,6 +101,30 @@ pub(crate) async fn pending(store: &SqlStore) -> Result<Vec<PendingAnchor>> {
                     .map_err(corrupt)?,
                 interval_start: Timestamp::new(row.try_get("interval_start")?).map_err(corrupt)?,
                 interval_end: Timestamp::new(row.try_get("interval_end")?).map_err(corrupt)?,
+            })
+        })
+        .collect()
+}
+
+/// The newest `limit` anchors, newest first.
+pub(crate) async fn recent(store: &SqlStore, limit: u32) -> Result<Vec<AnchorSummary>> {
+    let rows = sqlx::query(
+        "SELECT id, root, record_count, interval_start, interval_end, chain_index, \
+         block_number, tx_hash FROM anchors ORDER BY id DESC LIMIT $1",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(&store.pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(AnchorSummary {
+                id: row.try_get("id")?,
+                root: fixed_bytes(&row.try_get::<Vec<u8>, _>("root")?)?,
+                record_count: u32::try_from(row.try_get::<i64, _>("record_count")?)
+                    .map_err(corrupt)?,
+                interval_start: row.try_get("interval_start")?,
+                interval_end: row.try_get("interval_end")?,
+                on_chain: on_chain_columns(row)?,
             })
         })
         .collect()

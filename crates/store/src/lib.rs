@@ -40,9 +40,9 @@ pub use directory::Directory;
 pub use error::{Result, StoreError};
 pub use sql::SqlStore;
 pub use types::{
-    AnchorOnChain, AppendReceipt, DeviceAuth, NewBatch, NewDocument, PendingAnchor, ReaderKeys,
-    ReadingCursor, ReadingQuery, ReadingsPage, RecordAnchor, RecordReceipt, StoredReading,
-    StoredRecord,
+    AnchorOnChain, AnchorSummary, AppendReceipt, DeviceAuth, NewBatch, NewDocument, PendingAnchor,
+    ReaderKeys, ReadingCursor, ReadingQuery, ReadingsPage, RecordAnchor, RecordReceipt,
+    StoredReading, StoredRecord,
 };
 
 use async_trait::async_trait;
@@ -157,6 +157,9 @@ pub trait Store: directory::Directory + analysis::Analysis + Send + Sync + 'stat
 
     /// Anchors claimed but not yet confirmed on the ledger, oldest first.
     async fn pending_anchors(&self) -> Result<Vec<PendingAnchor>>;
+
+    /// The newest `limit` anchors, newest first (pending ones included).
+    async fn recent_anchors(&self, limit: u32) -> Result<Vec<AnchorSummary>>;
 
     /// Records where the ledger holds a pending anchor.
     async fn confirm_anchor(&self, id: i64, on_chain: &AnchorOnChain) -> Result<()>;

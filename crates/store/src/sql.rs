@@ -533,6 +533,10 @@ impl Store for SqlStore {
         crate::anchors::pending(self).await
     }
 
+    async fn recent_anchors(&self, limit: u32) -> Result<Vec<crate::AnchorSummary>> {
+        crate::anchors::recent(self, limit).await
+    }
+
     async fn confirm_anchor(&self, id: i64, on_chain: &crate::AnchorOnChain) -> Result<()> {
         crate::anchors::confirm(self, id, on_chain).await
     }

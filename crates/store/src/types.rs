@@ -207,6 +207,23 @@ pub struct PendingAnchor {
     pub interval_end: Timestamp,
 }
 
+/// An anchor as the explorer lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchorSummary {
+    /// Store-local id.
+    pub id: i64,
+    /// RFC 6962 Merkle root over its records' commitments.
+    pub root: [u8; 32],
+    /// Number of records.
+    pub record_count: u32,
+    /// Earliest `created_at` of its records (UTC ms).
+    pub interval_start: i64,
+    /// Latest `created_at` of its records (UTC ms).
+    pub interval_end: i64,
+    /// Where it is on the ledger, once mined.
+    pub on_chain: Option<AnchorOnChain>,
+}
+
 /// Where an anchor is on the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnchorOnChain {

@@ -131,6 +131,48 @@ export async function records(ctx: PageContext): Promise<void> {
       verifyBox,
     ),
     card(t("records.chain"), h("p", null, t("records.intro")), pager, listBox),
+    explorerCard(ctx.signal),
   );
   await load();
+}
+
+interface Explorer {
+  blocks: { number: number; hash: string; time: number; transactions: number }[];
+  anchors: { id: number; root: string; records: number; interval_end: number; block: number | null; tx: string | null }[];
+  contracts: { anchors: string; consent: string; registry: string; access_log: string };
+}
+
+/** The newest blocks of the ledger and the newest anchors, refreshed on demand. */
+function explorerCard(signal: AbortSignal): HTMLElement {
+  const box = h("div");
+  const load = () =>
+    fill(box, async () => {
+      const x = await get<Explorer>(`/chain/explorer${query({ limit: 10 })}`, signal);
+      const blocks = table(
+        [t("explorer.block"), t("records.time"), t("explorer.transactions"), t("explorer.hash")],
+        x.blocks.map((b) => [String(b.number), dateTime(b.time), String(b.transactions), code(b.hash, 10)]),
+        { "data-testid": "explorer-blocks" },
+      );
+      const anchors = x.anchors.length
+        ? table(
+            [t("explorer.root"), t("explorer.record_count"), t("records.time"), t("records.anchor")],
+            x.anchors.map((a) => [
+              code(a.root, 10),
+              t("explorer.records", { n: a.records }),
+              dateTime(a.interval_end),
+              a.block === null ? t("records.anchor_pending") : [t("records.block", { n: a.block }), " ", code(a.tx ?? "", 10)],
+            ]),
+            { "data-testid": "explorer-anchors" },
+          )
+        : h("p", null, t("explorer.no_anchors"));
+      return [
+        h("h3", null, t("explorer.blocks")),
+        blocks,
+        h("h3", null, t("explorer.anchors")),
+        anchors,
+        h("p", { class: "muted" }, t("explorer.contract"), " ", code(x.contracts.anchors, 10)),
+      ];
+    });
+  void load();
+  return card(t("explorer.title"), h("p", null, t("explorer.intro")), actionButton(t("explorer.refresh"), load), box);
 }
