@@ -1699,4 +1699,31 @@ async fn the_explorer_lists_the_newest_blocks_and_anchors() {
         .call(&parties.device, Method::GET, "/api/v1/chain/explorer", None)
         .await;
     assert_eq!(device.status, StatusCode::FORBIDDEN);
+
+    // The records page opens on the newest records.
+    let records = format!("/api/v1/patients/{}/records", parties.patient_id);
+    let newest = w
+        .call(
+            &parties.patient,
+            Method::GET,
+            &format!("{records}?newest=true&limit=1"),
+            None,
+        )
+        .await;
+    assert_eq!(newest.status, StatusCode::OK, "{}", newest.body);
+    let head = newest.body["head"].as_u64().unwrap();
+    assert!(head >= 2);
+    assert_eq!(newest.body["records"].as_array().unwrap().len(), 1);
+    assert_eq!(newest.body["records"][0]["seq"], head);
+    assert_eq!(newest.body["after_seq"], head - 1);
+    let both = w
+        .call(
+            &parties.patient,
+            Method::GET,
+            &format!("{records}?newest=true&after_seq=1"),
+            None,
+        )
+        .await;
+    assert_eq!(both.status, StatusCode::BAD_REQUEST);
+    assert_eq!(both.body["error"]["field"], "newest");
 }

@@ -59,16 +59,21 @@ export async function records(ctx: PageContext): Promise<void> {
   const listBox = h("div");
   const pager = h("div", { class: "pager" });
   const verifyBox = h("div");
-  let after = Math.max(0, Number(ctx.query.get("after") ?? 0) || 0);
+  // Without ?after= the page opens on the newest records.
+  const asked = ctx.query.get("after");
+  let after: number | null = asked === null ? null : Math.max(0, Number(asked) || 0);
 
   const load = () =>
     fill(listBox, async () => {
-      const answer = await get<{ records: ChainRecord[] }>(`/patients/${patient}/records${query({ after_seq: after, limit: PAGE })}`, ctx.signal);
-      renderPager(answer.records.length);
-      if (!answer.records.length) return h("p", null, after ? t("records.no_more") : t("records.none"));
+      const params = after === null ? { newest: "true", limit: PAGE } : { after_seq: after, limit: PAGE };
+      const answer = await get<{ records: ChainRecord[]; head: number; after_seq: number }>(`/patients/${patient}/records${query(params)}`, ctx.signal);
+      after = answer.after_seq;
+      renderPager(answer.records.length, answer.head);
+      if (!answer.records.length) return h("p", null, answer.head ? t("records.no_more") : t("records.none"));
       return table(
         [t("records.seq"), t("records.time"), t("records.section"), t("records.readings"), t("records.cid"), t("records.commitment"), t("records.anchor")],
-        answer.records.map((r) => [
+        // Newest first.
+        [...answer.records].reverse().map((r) => [
           h("span", { "data-seq": r.seq }, number(r.seq)),
           r.t_to === r.t_from ? dateTime(r.t_from) : `${dateTime(r.t_from)} – ${time(r.t_to)}`,
           sectionLabel(r.section),
@@ -93,10 +98,12 @@ export async function records(ctx: PageContext): Promise<void> {
     );
   };
 
-  const renderPager = (count: number) => {
+  const renderPager = (count: number, head: number) => {
+    const from = after ?? 0;
     const go = (to: number) => {
-      after = Math.max(0, to);
-      history.replaceState(null, "", `/app/records${after ? `?after=${after}` : ""}`);
+      // The last page is the newest one: it follows the chain as it grows.
+      after = to >= head - PAGE ? null : Math.max(0, to);
+      history.replaceState(null, "", `/app/records${after !== null ? `?after=${after}` : ""}`);
       void load();
     };
     const jump = h("input", { type: "number", min: 1, step: 1, class: "short", "aria-label": t("records.jump"), placeholder: t("records.seq") });
@@ -106,10 +113,10 @@ export async function records(ctx: PageContext): Promise<void> {
       const n = Number(jump.value);
       if (Number.isInteger(n) && n >= 1) go(n - 1);
     });
-    const older = h("button", { type: "button", disabled: after === 0 }, t("records.earlier"));
-    older.addEventListener("click", () => go(after - PAGE));
-    const newer = h("button", { type: "button", disabled: count < PAGE }, t("records.later"));
-    newer.addEventListener("click", () => go(after + PAGE));
+    const older = h("button", { type: "button", disabled: from === 0 }, t("records.earlier"));
+    older.addEventListener("click", () => go(from - PAGE));
+    const newer = h("button", { type: "button", disabled: from + count >= head }, t("records.later"));
+    newer.addEventListener("click", () => go(from + PAGE));
     replace(pager, older, " ", newer, " ", jumpForm);
   };
 

@@ -256,6 +256,8 @@ pub(crate) async fn readings(
 pub(crate) struct RecordParams {
     after_seq: Option<String>,
     limit: Option<String>,
+    /// `true`: the newest `limit` records (then `after_seq` must be absent).
+    newest: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -340,6 +342,25 @@ pub(crate) async fn records(
         })?,
     };
     let limit = parse_limit(params.limit.as_deref())?;
+    let (head, _) = state.store.head(&patient).await?;
+    let after_seq = match params.newest.as_deref() {
+        None | Some("false") => after_seq,
+        Some("true") if params.after_seq.is_none() => head.saturating_sub(u64::from(limit)),
+        Some("true") => {
+            return Err(bad(
+                "invalid_parameter",
+                "newest",
+                "newest=true takes no after_seq".into(),
+            ));
+        }
+        Some(_) => {
+            return Err(bad(
+                "invalid_parameter",
+                "newest",
+                "newest is true or false".into(),
+            ));
+        }
+    };
     let records = state.store.records(&patient, after_seq, limit).await?;
     let views: Vec<RecordView> = records
         .iter()
@@ -349,6 +370,6 @@ pub(crate) async fn records(
     let detail = format!("records after seq {after_seq}: {} returned", views.len());
     log_sections(&state, &principal, &patient, &permits, detail).await?;
     Ok(Json(
-        serde_json::json!({ "patient": patient, "records": views }),
+        serde_json::json!({ "patient": patient, "head": head, "after_seq": after_seq, "records": views }),
     ))
 }
