@@ -3,7 +3,7 @@
 // that it was signed in (no secret), so that a signed-out visit does not ask the server
 // for a session it does not have.
 
-import { get, post, setCsrf, ApiFailure } from "./api";
+import { api, get, post, setCsrf, ApiFailure } from "./api";
 import type { Account, SessionAnswer } from "./types";
 
 const HINT_KEY = "vitalis.signed-in";
@@ -46,6 +46,12 @@ export async function signOut(): Promise<void> {
   } finally {
     forget();
   }
+}
+
+/** Deletes the signed-in patient's account (the server erases its data). */
+export async function deleteAccount(password: string): Promise<void> {
+  await api("DELETE", "/auth/account", { password });
+  forget();
 }
 
 /** Called when the server says the session has ended. */

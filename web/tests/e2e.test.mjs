@@ -443,5 +443,30 @@ test("the patient, the hospital, the enterprise and the supervisor in the browse
     await sup.page.context().close();
   });
 
+  await t.test("the patient deletes the account", async () => {
+    await page.click("nav >> text=Settings");
+    await page.waitForURL(/\/app\/settings$/);
+    const form = page.locator("form", { has: page.locator('button:has-text("Delete my account")') });
+    await form.locator('button:has-text("Delete my account")').click();
+    assert.match(await form.locator('[data-error-for="password"]').textContent(), /.+/, "a password is required");
+    await watch.allow(REFUSED, async () => {
+      await form.locator('input[name="password"]').fill("not my password at all");
+      await form.locator('button:has-text("Delete my account")').click();
+      await form.locator('[data-error-for="password"]:not([hidden])').waitFor();
+      assert.match(await form.locator('[data-error-for="password"]').textContent(), /password/i);
+    });
+    await form.locator('input[name="password"]').fill(PASSWORD);
+    await form.locator('button:has-text("Delete my account")').click();
+    await page.waitForURL(/\/app\/signin\?deleted=1$/);
+    await page.locator('[data-testid="account-deleted"]').waitFor();
+    await page.fill('input[name="email"]', email);
+    await page.fill('input[name="password"]', PASSWORD);
+    await watch.allow(REFUSED, async () => {
+      await page.click('button[type="submit"]');
+      await page.locator(".form-error:not([hidden])").waitFor();
+    });
+    assert.match(await page.textContent(".form-error"), /Wrong email or password/);
+  });
+
   for (const w of consoles) assert.deepEqual(w.errors, [], "console errors");
 });

@@ -501,6 +501,13 @@ pub(crate) async fn sign_in(
                 "this account is suspended",
             ));
         }
+        AccountStatus::Deleted => {
+            return Err(ApiError::refused(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "wrong email or password",
+            ));
+        }
     }
     state.limiter.succeed(&body.email);
     let key = match &account.key {
@@ -549,6 +556,71 @@ pub(crate) async fn sign_out(
         state.keyring.remove(&session);
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("vitalis_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+    );
+    Ok(response)
+}
+
+/// `DELETE /auth/account` body.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DeleteAccount {
+    password: String,
+}
+
+/// Deletes the signed-in patient's account: the password again, then the patient's
+/// consents are revoked on the ledger (signed with the session's key), and the store
+/// erases every stored reading and payload and every credential. The ledger keeps only
+/// what it always held: commitments, roots and the consent history.
+pub(crate) async fn delete_account(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<DeleteAccount>,
+) -> Result<Response, ApiError> {
+    let account = principal.session_account()?.clone();
+    let Some(patient) = account.patient.clone() else {
+        return Err(ApiError::denied(
+            "not_permitted",
+            "only a patient's account can be deleted here; institutions ask the supervisor",
+        ));
+    };
+    let stored = account.password_hash.clone().unwrap_or_default();
+    let password = body.password.clone();
+    if !blocking(move || seal::verify_password(&stored, &password).unwrap_or(false)).await? {
+        return Err(ApiError::Refused {
+            status: StatusCode::UNAUTHORIZED,
+            code: "invalid_credentials",
+            message: "the password is wrong".into(),
+            field: Some("password"),
+        });
+    }
+    let now = now_ms();
+    if state.permissions.is_some() {
+        for grant in state.store.consents_of_patient(&patient).await? {
+            if grant.revoked_at.is_none() && grant.expires_at > now {
+                crate::routes::consent::revoke_on_chain(
+                    &state,
+                    &principal,
+                    grant.grant_id,
+                    &Default::default(),
+                )
+                .await?;
+            }
+        }
+    }
+    let erased = state
+        .store
+        .erase_patient(&account.id, &patient, now)
+        .await?;
+    if let Some(session) = principal.session {
+        state.keyring.remove(&session);
+    }
+    if let Some(sealing) = &state.sealing {
+        sealing.sealer.forget(&patient);
+    }
+    tracing::info!(patient = %patient, "account deleted");
+    let mut response = Json(json!({ "erased": erased })).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_static("vitalis_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),

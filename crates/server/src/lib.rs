@@ -173,6 +173,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/signout", post(accounts::sign_out))
         .route("/auth/session", get(accounts::whoami))
         .route("/auth/password", post(accounts::change_password))
+        .route("/auth/account", delete(accounts::delete_account))
         .route("/auth/recover", post(accounts::recover))
         .route(
             "/auth/tokens",

@@ -1727,3 +1727,109 @@ async fn the_explorer_lists_the_newest_blocks_and_anchors() {
     assert_eq!(both.status, StatusCode::BAD_REQUEST);
     assert_eq!(both.body["error"]["field"], "newest");
 }
+
+/// Deleting an account erases what is stored and keeps the commitments: the chain of
+/// record headers and the anchored roots stay, payloads, readings and credentials go,
+/// and consents end on the ledger too.
+#[tokio::test]
+async fn a_patient_deletes_their_account_and_only_commitments_remain() {
+    let w = World::new().await;
+    let parties = parties(&w).await;
+    let (_, hospital, hospital_id) = parties.institutions[0].clone();
+    let patient_id = PatientId::new(parties.patient_id.clone()).unwrap();
+    let consents = format!("/api/v1/patients/{}/consents", parties.patient_id);
+    let granted = w
+        .call(
+            &parties.patient,
+            Method::POST,
+            &consents,
+            Some(json!({ "institution_id": hospital_id, "access": ["read"],
+                "sections": ["open", "protected"], "purpose": "care",
+                "expires_at": now_ms() + 86_400_000 })),
+        )
+        .await;
+    assert_eq!(granted.status, StatusCode::CREATED, "{}", granted.body);
+    let grant_id: B256 = granted.body["grant_id"].as_str().unwrap().parse().unwrap();
+    let token = w
+        .call(
+            &parties.patient,
+            Method::POST,
+            "/api/v1/auth/tokens",
+            Some(json!({ "name": "script", "scopes": ["read"] })),
+        )
+        .await;
+    assert_eq!(token.status, StatusCode::CREATED, "{}", token.body);
+    let script = Caller {
+        bearer: token.body["token"].as_str().map(str::to_owned),
+        ..Caller::default()
+    };
+    let readings = format!("/api/v1/patients/{}/readings?from=0", parties.patient_id);
+    assert_eq!(
+        w.call(&script, Method::GET, &readings, None).await.status,
+        StatusCode::OK,
+        "the token opens the patient's sealed readings"
+    );
+    let before = w.store.records(&patient_id, 0, 100).await.unwrap();
+    assert!(before.len() >= 2);
+
+    let wrong = w
+        .call(
+            &parties.patient,
+            Method::DELETE,
+            "/api/v1/auth/account",
+            Some(json!({ "password": "not the password at all" })),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.body["error"]["field"], "password");
+    let deleted = w
+        .call(
+            &parties.patient,
+            Method::DELETE,
+            "/api/v1/auth/account",
+            Some(json!({ "password": "a long enough password" })),
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    assert_eq!(deleted.body["erased"]["records_kept"], before.len());
+    assert!(deleted.body["erased"]["payloads"].as_u64().unwrap() >= 2);
+    assert!(deleted.body["erased"]["readings"].as_u64().unwrap() >= 2);
+
+    // The commitments are all there, unchanged; the payloads and readings are not.
+    let after = w.store.records(&patient_id, 0, 100).await.unwrap();
+    assert_eq!(
+        after.iter().map(|r| r.commitment).collect::<Vec<_>>(),
+        before.iter().map(|r| r.commitment).collect::<Vec<_>>()
+    );
+    for r in &after {
+        assert!(w.store.blob(&r.cid).await.unwrap().is_none());
+    }
+    assert!(w.store.seal_epochs(&patient_id).await.unwrap().is_empty());
+    // Consent ended on the ledger as well as in the store.
+    assert!(!w.ledger.is_active(grant_id).await.unwrap());
+
+    // Nobody gets in any more: not the patient, the token, the device or the hospital.
+    let (again, _) = w.sign_in("pat@example.org", "a long enough password").await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        w.call(&parties.patient, Method::GET, &readings, None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        w.call(&script, Method::GET, &readings, None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let upload = w
+        .call(
+            &parties.device,
+            Method::POST,
+            "/api/v1/readings",
+            Some(readings_body(now_ms() - 1_000)),
+        )
+        .await;
+    assert_eq!(upload.status, StatusCode::UNAUTHORIZED);
+    let read = w.call(&hospital, Method::GET, &readings, None).await;
+    assert_eq!(read.status, StatusCode::FORBIDDEN, "{}", read.body);
+}

@@ -19,6 +19,8 @@ pub enum AccountStatus {
     Pending,
     /// Refused or suspended: may not sign in.
     Suspended,
+    /// Deleted by its owner: its data is erased, only commitments remain.
+    Deleted,
 }
 
 impl AccountStatus {
@@ -28,6 +30,7 @@ impl AccountStatus {
             AccountStatus::Active => "active",
             AccountStatus::Pending => "pending",
             AccountStatus::Suspended => "suspended",
+            AccountStatus::Deleted => "deleted",
         }
     }
 
@@ -37,6 +40,7 @@ impl AccountStatus {
             "active" => Some(AccountStatus::Active),
             "pending" => Some(AccountStatus::Pending),
             "suspended" => Some(AccountStatus::Suspended),
+            "deleted" => Some(AccountStatus::Deleted),
             _ => None,
         }
     }

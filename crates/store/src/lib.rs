@@ -100,7 +100,7 @@ pub trait Store: directory::Directory + analysis::Analysis + Send + Sync + 'stat
         limit: u32,
     ) -> Result<Vec<StoredRecord>>;
 
-    /// The stored bytes with content id `cid`.
+    /// The stored bytes with content id `cid` (`None` when absent or erased).
     async fn blob(&self, cid: &ContentId) -> Result<Option<Vec<u8>>>;
 
     /// Starts a sealing epoch for a patient: stores its wrapped key, returns its id.
@@ -146,6 +146,18 @@ pub trait Store: directory::Directory + analysis::Analysis + Send + Sync + 'stat
 
     /// The wrap [`Store::set_token_key_wrap`] kept for a token, if any.
     async fn token_key_wrap(&self, token_hash: [u8; 32]) -> Result<Option<Vec<u8>>>;
+
+    /// Erases a patient's account and stored data in one transaction: payloads, the
+    /// reading index, rollups, sealing keys, devices' and sessions' credentials, API
+    /// tokens, profile, alerts and settings; consents are marked revoked; the account
+    /// keeps no email, name or key. Record rows (commitments, CIDs, proofs) and the access
+    /// log stay, so anchored roots and proofs remain valid. Returns what was erased.
+    async fn erase_patient(
+        &self,
+        account: &str,
+        patient: &PatientId,
+        at: i64,
+    ) -> Result<sealing::Erasure>;
 
     /// The patient's latest sequence number and commitment (0 and genesis when empty).
     async fn head(&self, patient: &PatientId) -> Result<(u64, Commitment)>;

@@ -74,6 +74,17 @@ pub struct SealEpoch {
     pub created_at: i64,
 }
 
+/// What erasing a patient removed and kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Erasure {
+    /// Payloads deleted.
+    pub payloads: u64,
+    /// Index rows (readings) deleted.
+    pub readings: u64,
+    /// Record rows kept (their commitments and proofs).
+    pub records_kept: u64,
+}
+
 /// An attribute key the authority issued to an institution account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttributeKeyRecord {

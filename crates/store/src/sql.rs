@@ -488,7 +488,8 @@ impl Store for SqlStore {
     }
 
     async fn blob(&self, cid: &ContentId) -> Result<Option<Vec<u8>>> {
-        let row = sqlx::query("SELECT bytes FROM blobs WHERE cid = $1")
+        // An erased payload keeps its row (records refer to it) with no bytes.
+        let row = sqlx::query("SELECT bytes FROM blobs WHERE cid = $1 AND length(bytes) > 0")
             .bind(cid.to_string())
             .fetch_optional(&self.pool)
             .await?;
@@ -620,6 +621,15 @@ impl Store for SqlStore {
             Some(row) => row.try_get("key_wrap")?,
             None => None,
         })
+    }
+
+    async fn erase_patient(
+        &self,
+        account: &str,
+        patient: &PatientId,
+        at: i64,
+    ) -> Result<crate::sealing::Erasure> {
+        self.erase_patient_rows(account, patient, at).await
     }
 
     async fn head(&self, patient: &PatientId) -> Result<(u64, Commitment)> {

@@ -375,4 +375,107 @@ impl SqlStore {
             })
             .collect()
     }
+
+    pub(crate) async fn erase_patient_rows(
+        &self,
+        account: &str,
+        patient: &PatientId,
+        at: i64,
+    ) -> Result<crate::sealing::Erasure> {
+        let mut tx = self.begin_write().await?;
+        let p = patient.as_str();
+        let owner = sqlx::query("SELECT patient_id FROM accounts WHERE id = $1")
+            .bind(account)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let owner: Option<String> = match owner {
+            Some(row) => row.try_get("patient_id")?,
+            None => None,
+        };
+        if owner.as_deref() != Some(p) {
+            return Err(StoreError::Invalid(format!(
+                "account {account} is not patient {patient}'s"
+            )));
+        }
+        // Payloads no other patient's record shares are emptied: the row stays for the
+        // records' references, the bytes go (an empty blob reads as absent).
+        let payloads = sqlx::query(
+            "UPDATE blobs SET bytes = $2 WHERE cid IN (SELECT cid FROM records WHERE patient_id = $1) \
+             AND cid NOT IN (SELECT cid FROM records WHERE patient_id <> $1) AND length(bytes) > 0",
+        )
+        .bind(p)
+        .bind(Vec::<u8>::new())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let readings = sqlx::query("DELETE FROM readings WHERE patient_id = $1")
+            .bind(p)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        for sql in [
+            "DELETE FROM rollups WHERE patient_id = $1",
+            "DELETE FROM sealed_rollups WHERE patient_id = $1",
+            "DELETE FROM record_keys WHERE record_id IN (SELECT id FROM records WHERE patient_id = $1)",
+            "DELETE FROM seal_epochs WHERE patient_id = $1",
+            "DELETE FROM alerts WHERE patient_id = $1",
+            "DELETE FROM alert_rules WHERE patient_id = $1",
+            "DELETE FROM patient_sections WHERE patient_id = $1",
+            "DELETE FROM pairing_codes WHERE patient_id = $1",
+            "DELETE FROM idempotency WHERE device_id IN (SELECT id FROM devices WHERE patient_id = $1)",
+        ] {
+            sqlx::query(sql).bind(p).execute(&mut *tx).await?;
+        }
+        for sql in [
+            "DELETE FROM sessions WHERE account_id = $1",
+            "DELETE FROM api_tokens WHERE account_id = $1",
+        ] {
+            sqlx::query(sql).bind(account).execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "UPDATE devices SET revoked_at = COALESCE(revoked_at, $1), public_key = NULL, name = '' \
+             WHERE patient_id = $2",
+        )
+        .bind(at)
+        .bind(p)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE consents SET revoked_at = $1 WHERE patient_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(p)
+        .execute(&mut *tx)
+        .await?;
+        // The script token's hash is replaced by one nobody holds a token for.
+        let mut unused = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut unused);
+        sqlx::query(
+            "UPDATE patients SET token_hash = $1, region = NULL, birth_year = NULL, sex = NULL, \
+             resting_hr = NULL, seal_public_key = NULL, access_policy = NULL WHERE id = $2",
+        )
+        .bind(unused.to_vec())
+        .bind(p)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE accounts SET email = $1, name = '', password_hash = NULL, key_address = NULL, \
+             key_sealed = NULL, key_recovery = NULL, status = 'deleted' WHERE id = $2",
+        )
+        .bind(format!("deleted-{account}@deleted.invalid"))
+        .bind(account)
+        .execute(&mut *tx)
+        .await?;
+        let kept = sqlx::query("SELECT COUNT(*) AS n FROM records WHERE patient_id = $1")
+            .bind(p)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get::<i64, _>("n")?;
+        tx.commit().await?;
+        Ok(crate::sealing::Erasure {
+            payloads,
+            readings,
+            records_kept: kept as u64,
+        })
+    }
 }

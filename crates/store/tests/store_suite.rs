@@ -160,6 +160,7 @@ both_backends!(
     batches_identical_access_entries_under_distinct_roots,
     keeps_the_first_seal_public_key,
     seals_protected_records_for_their_readers,
+    erases_a_patient_but_keeps_the_commitments,
 );
 
 fn ts(ms: i64) -> Timestamp {
@@ -885,5 +886,123 @@ async fn a_copied_database_file_reveals_no_sealed_value() {
     assert!(holds(4321.0), "the open steps value is stored in plain");
     for i in 0..50 {
         assert!(!holds(odd(i)), "heart rate {} found in the file", odd(i));
+    }
+}
+
+async fn erases_a_patient_but_keeps_the_commitments(store: SqlStore) {
+    use vitalis_access::Role;
+    use vitalis_store::Directory;
+    use vitalis_store::directory::{AccountStatus, NewAccount};
+    let account = store
+        .create_account(NewAccount {
+            role: Role::Patient,
+            email: "gone@example.org".to_owned(),
+            name: "Gone".to_owned(),
+            password_hash: Some("$argon2id$x".to_owned()),
+            status: AccountStatus::Active,
+            institution: None,
+            key: None,
+        })
+        .await
+        .unwrap();
+    let p = account.patient.clone().unwrap();
+    let d = store.create_device(&p, [81; 32]).await.unwrap();
+    let (other, other_device) = patient_with_device(&store, 82).await;
+    let readings = vec![
+        reading(Metric::HeartRate, NOW - 60_000, 70.0),
+        reading(Metric::Steps, NOW - 60_000, 100.0),
+    ];
+    store
+        .append(vec![
+            batch(&p, &d, readings.clone()),
+            batch(&other, &other_device, readings),
+        ])
+        .await
+        .unwrap();
+    let before = store.records(&p, 0, 10).await.unwrap();
+    let erased = store.erase_patient(&account.id, &p, NOW).await.unwrap();
+    assert_eq!(erased.records_kept, before.len() as u64);
+    assert_eq!(erased.readings, 2);
+    // Identical payloads of another patient share a CID: those bytes stay.
+    let after = store.records(&p, 0, 10).await.unwrap();
+    assert_eq!(
+        after.iter().map(|r| r.commitment).collect::<Vec<_>>(),
+        before.iter().map(|r| r.commitment).collect::<Vec<_>>()
+    );
+    assert!(
+        store
+            .readings(&all_of(&p))
+            .await
+            .unwrap()
+            .readings
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .readings(&all_of(&other))
+            .await
+            .unwrap()
+            .readings
+            .len(),
+        2
+    );
+    assert!(
+        store
+            .account_by_email("gone@example.org")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.account(&account.id).await.unwrap().unwrap().status,
+        AccountStatus::Deleted
+    );
+    assert!(
+        store.device_by_token([81; 32]).await.unwrap().is_none() || {
+            // A revoked device may still be found; it must be marked revoked.
+            store
+                .devices(&p)
+                .await
+                .unwrap()
+                .iter()
+                .all(|d| d.revoked_at.is_some())
+        }
+    );
+    // Another patient's account cannot be erased through this one.
+    assert!(store.erase_patient(&account.id, &other, NOW).await.is_err());
+
+    // A payload only this patient had is gone.
+    let (p3, d3) = {
+        let account = store
+            .create_account(NewAccount {
+                role: Role::Patient,
+                email: "alone@example.org".to_owned(),
+                name: "Alone".to_owned(),
+                password_hash: None,
+                status: AccountStatus::Active,
+                institution: None,
+                key: None,
+            })
+            .await
+            .unwrap();
+        let p = account.patient.clone().unwrap();
+        let d = store.create_device(&p, [83; 32]).await.unwrap();
+        store
+            .append(vec![batch(
+                &p,
+                &d,
+                vec![reading(Metric::HeartRate, NOW - 5_000, 91.5)],
+            )])
+            .await
+            .unwrap();
+        store.erase_patient(&account.id, &p, NOW).await.unwrap();
+        (p, d)
+    };
+    let _ = d3;
+    for r in store.records(&p3, 0, 10).await.unwrap() {
+        assert!(
+            store.blob(&r.cid).await.unwrap().is_none(),
+            "payload erased"
+        );
     }
 }

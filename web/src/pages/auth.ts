@@ -54,6 +54,7 @@ export function signIn(ctx: PageContext): void {
       "div",
       { class: "narrow" },
       heading(t("auth.sign_in")),
+      ctx.query.get("deleted") === "1" ? notice("ok", h("span", { "data-testid": "account-deleted" }, t("auth.deleted"))) : null,
       card(null, form.element),
       h(
         "p",

@@ -8,7 +8,8 @@ import { isoDay, number } from "../format";
 import { LOCALES, locale, setLocale, t, type Locale } from "../i18n";
 import { CHARTABLE, METRICS, metricLabel, sectionLabel, unitLabel } from "../metrics";
 import type { PageContext } from "../router";
-import { begin, current } from "../session";
+import { navigate } from "../router";
+import { begin, current, deleteAccount } from "../session";
 import type { AlertRule, Profile } from "../types";
 import { actionButton, card, fill, heading, notice, table } from "../ui";
 
@@ -222,6 +223,22 @@ function exportCard(patient: string): HTMLElement {
   return card(t("settings.export"), h("p", null, t("settings.export_intro")), form.element, link);
 }
 
+function deleteCard(): HTMLElement {
+  const form = new Form(
+    [field(t("settings.delete_password"), h("input", { name: "password", type: "password", autocomplete: "current-password" }))],
+    t("settings.delete_account"),
+    async (f) => {
+      f.require("password");
+      stopIfInvalid(f);
+      if (!window.confirm(t("settings.delete_confirm"))) return;
+      await deleteAccount(f.input("password").value);
+      navigate("/app/signin?deleted=1", true);
+    },
+  );
+  form.element.querySelector("button[type=submit]")?.classList.add("danger");
+  return card(t("settings.delete_account"), h("p", null, t("settings.delete_intro")), form.element);
+}
+
 function passwordCard(): HTMLElement {
   const done = h("div");
   const form = new Form(
@@ -258,6 +275,7 @@ export function settings(ctx: PageContext): void {
     sealingCard(base, ctx.signal),
     exportCard(patient),
     passwordCard(),
+    deleteCard(),
     h("p", { class: "muted" }, t("settings.signed_in_as", { email: ctx.account!.email })),
   );
 }

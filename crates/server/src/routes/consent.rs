@@ -426,21 +426,7 @@ pub(crate) async fn revoke(
             "this grant was revoked already",
         ));
     }
-    let ledger = permission_ledger(&state)?;
-    let key = patient_address(&principal)?;
-    let nonce = match body.nonce {
-        Some(n) => n,
-        None => ledger.nonce(key).await.map_err(ledger_error)?,
-    };
-    let digest = ledger.revoke_digest(key, B256::from(grant_id), nonce);
-    let signature = match &body.signature {
-        Some(text) => parse_signature(text)?,
-        None => session_sign(&state, &principal, digest)?,
-    };
-    let location = ledger
-        .submit_revoke(key, B256::from(grant_id), nonce, &signature)
-        .await
-        .map_err(ledger_error)?;
+    let location = revoke_on_chain(&state, &principal, grant_id, &body).await?;
     let now = now_ms();
     state.store.revoke_consent(grant_id, now).await?;
     crate::sealing::readers_changed(&state, &principal, &patient).await?;
@@ -455,6 +441,30 @@ pub(crate) async fn revoke(
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Json(consent_view(&record, now)))
+}
+
+/// Submits a revocation signed by the patient (`body.signature`, or the session's key).
+pub(crate) async fn revoke_on_chain(
+    state: &AppState,
+    principal: &Principal,
+    grant_id: [u8; 32],
+    body: &RevokeRequest,
+) -> Result<vitalis_chain::permissions::TxLocation, ApiError> {
+    let ledger = permission_ledger(state)?;
+    let key = patient_address(principal)?;
+    let nonce = match body.nonce {
+        Some(n) => n,
+        None => ledger.nonce(key).await.map_err(ledger_error)?,
+    };
+    let digest = ledger.revoke_digest(key, B256::from(grant_id), nonce);
+    let signature = match &body.signature {
+        Some(text) => parse_signature(text)?,
+        None => session_sign(state, principal, digest)?,
+    };
+    ledger
+        .submit_revoke(key, B256::from(grant_id), nonce, &signature)
+        .await
+        .map_err(ledger_error)
 }
 
 /// Institutions a patient can grant (approved), or, for the supervisor, all of them.
