@@ -52,10 +52,12 @@ impl ArtefactFilter {
         max_relative_change: Some(0.2),
     };
 
-    /// Accepts every positive finite interval (for already edited data).
+    /// Accepts every interval from 1 µs to 10^9 ms (for already edited data). The bounds
+    /// only keep the arithmetic finite: a shorter interval would make the heart rate
+    /// infinite, a longer one would overflow the sums.
     pub const NONE: ArtefactFilter = ArtefactFilter {
-        min_rr_ms: f64::MIN_POSITIVE,
-        max_rr_ms: f64::MAX,
+        min_rr_ms: 1e-3,
+        max_rr_ms: 1e9,
         max_relative_change: None,
     };
 
