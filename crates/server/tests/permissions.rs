@@ -1419,6 +1419,15 @@ async fn a_phone_pairs_with_a_single_use_code_and_sends_steps() {
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
+    // Its inline script and style run by their hashes, nothing else inline does.
+    let policy = page.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.contains("script-src 'sha256-") && !policy.contains("unsafe-inline"),
+        "{policy}"
+    );
     let html = String::from_utf8(
         to_bytes(page.into_body(), usize::MAX)
             .await
@@ -1427,6 +1436,13 @@ async fn a_phone_pairs_with_a_single_use_code_and_sends_steps() {
     )
     .unwrap();
     assert!(html.contains("name=\"viewport\"") && html.contains("/api/v1/pair"));
+    let script = &html[html.find("<script>").unwrap() + 8..html.find("</script>").unwrap()];
+    let hash = {
+        use base64::Engine;
+        use sha2::Digest;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script))
+    };
+    assert!(policy.contains(&format!("'sha256-{hash}'")), "{policy}");
 
     let code = w
         .call(

@@ -342,6 +342,40 @@ pub(crate) async fn pair_with_code(
 }
 
 /// The phone page: pair with a code, then send step counts.
-pub(crate) async fn phone_page() -> axum::response::Html<&'static str> {
-    axum::response::Html(include_str!("../../assets/phone.html"))
+pub(crate) async fn phone_page() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut response = axum::response::Html(PHONE_PAGE).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_str(phone_policy())
+            .expect("a policy of ASCII hashes is a valid header"),
+    );
+    response
+}
+
+/// The phone page: one file with its style and script inline.
+const PHONE_PAGE: &str = include_str!("../../assets/phone.html");
+
+/// A policy that allows exactly the page's own inline script and style (by their
+/// SHA-256, CSP level 2) and connections to this origin, and nothing else.
+fn phone_policy() -> &'static str {
+    static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    POLICY.get_or_init(|| {
+        use base64::Engine;
+        use sha2::Digest;
+        let hash_of = |open: &str, close: &str| {
+            let start = PHONE_PAGE.find(open).map(|i| i + open.len());
+            let body = start
+                .and_then(|s| PHONE_PAGE[s..].find(close).map(|e| &PHONE_PAGE[s..s + e]))
+                .unwrap_or("");
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(body))
+        };
+        format!(
+            "default-src 'none'; script-src 'sha256-{}'; style-src 'sha256-{}'; \
+             connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; \
+             frame-ancestors 'none'",
+            hash_of("<script>", "</script>"),
+            hash_of("<style>", "</style>"),
+        )
+    })
 }
