@@ -260,6 +260,13 @@ test("the patient, the hospital, the enterprise and the supervisor in the browse
       await row.locator('button:has-text("Approve")').click();
       await row.locator('[data-status="active"]').waitFor();
     }
+    // The attribute authority issues the clinic's accounts a department.
+    await sup.page.selectOption('select[name="institution"]', { label: "Riverside Clinic" });
+    await sup.page.fill('input[name="attributes"]', "dept:cardiology");
+    await sup.page.click('button:has-text("Issue keys")');
+    const outcome = sup.page.locator('.notice.ok:has-text("Issued to"), .form-error:not([hidden]), .field-error:not([hidden])').first();
+    await outcome.waitFor();
+    assert.match(await outcome.textContent(), /Issued to \d+ accounts/);
     await shoot(sup.page, sup.watch, "08-supervisor-institutions");
     await sup.page.context().close();
   });

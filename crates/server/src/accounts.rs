@@ -52,6 +52,9 @@ pub struct Keyring {
     keys: Mutex<HashMap<[u8; 32], PrivateKeySigner>>,
     /// Keys for opening sealed records, derived from the account key on first use.
     readers: Mutex<HashMap<[u8; 32], vitalis_store::ReaderKeys>>,
+    /// Institution sessions' opened attribute keys, with when the key was issued (a key
+    /// issued again replaces the opened one).
+    attribute_keys: Mutex<HashMap<[u8; 32], (i64, vitalis_store::ReaderKeys)>>,
 }
 
 impl Keyring {
@@ -76,6 +79,37 @@ impl Keyring {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(session);
+        self.attribute_keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(session);
+    }
+
+    /// The session's opened attribute key, if it was issued at `issued_at`.
+    pub(crate) fn attribute_key(
+        &self,
+        session: &[u8; 32],
+        issued_at: i64,
+    ) -> Option<vitalis_store::ReaderKeys> {
+        self.attribute_keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(session)
+            .filter(|(at, _)| *at == issued_at)
+            .map(|(_, keys)| keys.clone())
+    }
+
+    /// Keeps the session's opened attribute key.
+    pub(crate) fn set_attribute_key(
+        &self,
+        session: [u8; 32],
+        issued_at: i64,
+        keys: vitalis_store::ReaderKeys,
+    ) {
+        self.attribute_keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(session, (issued_at, keys));
     }
 
     /// The session's keys for opening sealed records, once derived.
@@ -406,6 +440,14 @@ async fn start_session(
     if let Some(key) = key {
         if let Some(patient) = &account.patient {
             publish_seal_key(state, patient, &key).await?;
+        }
+        if account.institution.is_some() {
+            // Where the supervisor's node seals this account's attribute keys to.
+            let public = crate::sealing::account_key(&key).public_key().to_bytes();
+            state
+                .store
+                .set_account_seal_key(&account.id, public)
+                .await?;
         }
         state.keyring.insert(id_hash, key);
     }

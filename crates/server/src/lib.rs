@@ -164,6 +164,11 @@ pub fn router(state: AppState) -> Router {
         .route("/audit/access-log", get(routes::portal::audit_log))
         .route("/institutions", get(routes::consent::institutions))
         .route("/institutions/{id}/approve", post(routes::portal::approve))
+        .route(
+            "/institutions/{id}/attribute-keys",
+            post(routes::attributes::issue),
+        )
+        .route("/attribute-keys", get(routes::attributes::list))
         .route("/institutions/{id}/suspend", post(routes::portal::suspend))
         .route("/institution/patients", get(routes::portal::my_patients))
         .route("/query/aggregate", get(routes::portal::aggregate))

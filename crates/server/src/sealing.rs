@@ -162,15 +162,17 @@ pub(crate) async fn reader_keys(
             return Ok(None);
         };
         let key = account_key(&signer);
-        let keys = match who.role {
-            Role::Patient => Some(ReaderKeys(Arc::new(PatientReader(key)))),
-            Role::Hospital | Role::Researcher => institution_reader(state, account, key).await?,
-            _ => None,
+        return match who.role {
+            Role::Patient => {
+                let keys = ReaderKeys(Arc::new(PatientReader(key)));
+                state.keyring.set_reader(session, keys.clone());
+                Ok(Some(keys))
+            }
+            Role::Hospital | Role::Researcher => {
+                institution_reader(state, session, account, key).await
+            }
+            _ => Ok(None),
         };
-        if let Some(keys) = &keys {
-            state.keyring.set_reader(session, keys.clone());
-        }
-        return Ok(keys);
     }
     Ok(patient_key(state, who)
         .await?
@@ -181,6 +183,7 @@ pub(crate) async fn reader_keys(
 /// holds the authority's key.
 async fn institution_reader(
     state: &AppState,
+    session: [u8; 32],
     account: &vitalis_store::directory::Account,
     key: PatientSecretKey,
 ) -> Result<Option<ReaderKeys>, ApiError> {
@@ -188,7 +191,12 @@ async fn institution_reader(
         return Ok(None);
     };
     let record = match state.store.attribute_key(&account.id).await? {
-        Some(record) => record,
+        Some(record) => {
+            if let Some(keys) = state.keyring.attribute_key(&session, record.issued_at) {
+                return Ok(Some(keys));
+            }
+            record
+        }
         None => {
             let Some(authority) = state.sealing.as_ref().and_then(|s| s.authority.clone()) else {
                 return Ok(None);
@@ -199,11 +207,13 @@ async fn institution_reader(
             if inst.status != AccountStatus::Active {
                 return Ok(None);
             }
+            let mut attributes = institution_attributes(institution, inst.role);
+            attributes.extend(state.store.institution_key_attributes(institution).await?);
             let record = issue_attribute_key(
                 &authority,
                 &account.id,
                 institution,
-                &institution_attributes(institution, inst.role),
+                &attributes,
                 key.public_key(),
                 crate::accounts::now_ms(),
             )
@@ -219,5 +229,12 @@ async fn institution_reader(
             record
         }
     };
-    Ok(open_attribute_key(&record, &key).map(|k| ReaderKeys(Arc::new(InstitutionReader(k)))))
+    let keys =
+        open_attribute_key(&record, &key).map(|k| ReaderKeys(Arc::new(InstitutionReader(k))));
+    if let Some(keys) = &keys {
+        state
+            .keyring
+            .set_attribute_key(session, record.issued_at, keys.clone());
+    }
+    Ok(keys)
 }

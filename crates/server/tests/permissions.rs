@@ -1849,3 +1849,157 @@ async fn a_patient_deletes_their_account_and_only_commitments_remain() {
     let read = w.call(&hospital, Method::GET, &readings, None).await;
     assert_eq!(read.status, StatusCode::FORBIDDEN, "{}", read.body);
 }
+
+/// The supervisor issues attribute keys with more attributes; a patient's policy can then
+/// name them, and the hospital's open session picks the new key up.
+#[tokio::test]
+async fn the_supervisor_issues_attributes_a_patients_policy_can_name() {
+    let w = World::new().await;
+    let parties = parties(&w).await;
+    let (_, hospital, hospital_id) = parties.institutions[0].clone();
+    let patient = parties.patient_id.clone();
+    let issue = |attributes: Value| {
+        let (w, sup, id) = (&w, parties.supervisor.clone(), hospital_id.clone());
+        async move {
+            w.call(
+                &sup,
+                Method::POST,
+                &format!("/api/v1/institutions/{id}/attribute-keys"),
+                Some(json!({ "attributes": attributes })),
+            )
+            .await
+        }
+    };
+    let bad = issue(json!(["dept:cardiology", "2nd"])).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    assert_eq!(bad.body["error"]["field"], "attributes");
+    assert!(
+        bad.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("attribute 2")
+    );
+    let reserved = issue(json!(["org:elsewhere"])).await;
+    assert_eq!(reserved.body["error"]["code"], "reserved_attribute");
+    let by_patient = w
+        .call(
+            &parties.patient,
+            Method::POST,
+            &format!("/api/v1/institutions/{hospital_id}/attribute-keys"),
+            Some(json!({ "attributes": ["dept:cardiology"] })),
+        )
+        .await;
+    assert_eq!(by_patient.status, StatusCode::FORBIDDEN);
+
+    // Nobody holds dept:cardiology yet: a policy naming it is refused.
+    let policy = format!("/api/v1/patients/{patient}/access-policy");
+    let cardiology = json!({ "policy": "role:hospital AND dept:cardiology" });
+    let early = w
+        .call(
+            &parties.patient,
+            Method::PUT,
+            &policy,
+            Some(cardiology.clone()),
+        )
+        .await;
+    assert_eq!(
+        early.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        early.body
+    );
+
+    let issued = issue(json!(["dept:cardiology"])).await;
+    assert_eq!(issued.status, StatusCode::OK, "{}", issued.body);
+    assert_eq!(issued.body["issued"], 1);
+    let listed = w
+        .call(
+            &parties.supervisor,
+            Method::GET,
+            "/api/v1/attribute-keys",
+            None,
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let key = listed.body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["institution"] == hospital_id.as_str())
+        .unwrap()
+        .clone();
+    assert!(
+        key["attributes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("dept:cardiology"))
+    );
+
+    let set = w
+        .call(&parties.patient, Method::PUT, &policy, Some(cardiology))
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    let granted = w
+        .call(
+            &parties.patient,
+            Method::POST,
+            &format!("/api/v1/patients/{patient}/consents"),
+            Some(json!({ "institution_id": hospital_id, "access": ["read"],
+                "sections": ["protected"], "purpose": "care",
+                "expires_at": now_ms() + 86_400_000 })),
+        )
+        .await;
+    assert_eq!(granted.status, StatusCode::CREATED, "{}", granted.body);
+    let read = w
+        .call(
+            &hospital,
+            Method::GET,
+            &format!("/api/v1/patients/{patient}/readings?from=0&metric=heart_rate"),
+            None,
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    assert_eq!(read.body["readings"].as_array().unwrap().len(), 1);
+
+    // Attributes set for an institution reach an account issued later, at its first read.
+    let (_, researcher, researcher_id) = parties.institutions[1].clone();
+    w.store
+        .set_institution_key_attributes(&researcher_id, &["cert:gcp".to_owned()])
+        .await
+        .unwrap();
+    let research = w
+        .call(
+            &researcher,
+            Method::GET,
+            &format!(
+                "/api/v1/research/readings?metric=heart_rate&from=0&to={}",
+                now_ms()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(research.status, StatusCode::OK, "{}", research.body);
+    let listed = w
+        .call(
+            &parties.supervisor,
+            Method::GET,
+            "/api/v1/attribute-keys",
+            None,
+        )
+        .await;
+    let researcher_key = listed.body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["institution"] == researcher_id.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("{}", listed.body));
+    assert_eq!(
+        researcher_key["attributes"],
+        json!([
+            "role:researcher",
+            format!("org:{researcher_id}"),
+            "cert:gcp"
+        ])
+    );
+}

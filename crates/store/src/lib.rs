@@ -126,6 +126,22 @@ pub trait Store: directory::Directory + analysis::Analysis + Send + Sync + 'stat
         keys: Option<&ReaderKeys>,
     ) -> Result<zeroize::Zeroizing<Vec<u8>>>;
 
+    /// Sets the attributes an institution's keys carry beyond its role and id.
+    async fn set_institution_key_attributes(
+        &self,
+        institution: &str,
+        attributes: &[String],
+    ) -> Result<()>;
+
+    /// The attributes an institution's keys carry beyond its role and id.
+    async fn institution_key_attributes(&self, institution: &str) -> Result<Vec<String>>;
+
+    /// Records an account's public key for receiving attribute keys.
+    async fn set_account_seal_key(&self, account: &str, key: [u8; 32]) -> Result<()>;
+
+    /// The public key an account published for receiving attribute keys.
+    async fn account_seal_key(&self, account: &str) -> Result<Option<[u8; 32]>>;
+
     /// Keeps an attribute key issued to an account (replacing an earlier one).
     async fn put_attribute_key(&self, key: &sealing::AttributeKeyRecord) -> Result<()>;
 

@@ -567,6 +567,57 @@ impl Store for SqlStore {
         self.open_payload_of(record, keys.map(|k| &*k.0)).await
     }
 
+    async fn set_institution_key_attributes(
+        &self,
+        institution: &str,
+        attributes: &[String],
+    ) -> Result<()> {
+        sqlx::query("UPDATE institutions SET key_attributes = $1 WHERE id = $2")
+            .bind(attributes.join(" "))
+            .bind(institution)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn institution_key_attributes(&self, institution: &str) -> Result<Vec<String>> {
+        let row = sqlx::query("SELECT key_attributes FROM institutions WHERE id = $1")
+            .bind(institution)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(row) => row
+                .try_get::<String, _>("key_attributes")?
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            None => Vec::new(),
+        })
+    }
+
+    async fn set_account_seal_key(&self, account: &str, key: [u8; 32]) -> Result<()> {
+        sqlx::query("UPDATE accounts SET seal_public_key = $1 WHERE id = $2")
+            .bind(key.to_vec())
+            .bind(account)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn account_seal_key(&self, account: &str) -> Result<Option<[u8; 32]>> {
+        let row = sqlx::query("SELECT seal_public_key FROM accounts WHERE id = $1")
+            .bind(account)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => row
+                .try_get::<Option<Vec<u8>>, _>("seal_public_key")?
+                .map(|b| fixed_bytes::<32>(&b))
+                .transpose(),
+            None => Ok(None),
+        }
+    }
+
     async fn put_attribute_key(&self, key: &crate::sealing::AttributeKeyRecord) -> Result<()> {
         self.put_attribute_key_row(key).await
     }

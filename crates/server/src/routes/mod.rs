@@ -1,6 +1,7 @@
 //! Request handlers, one module per concern; they translate HTTP to library calls.
 
 pub(crate) mod analysis;
+pub(crate) mod attributes;
 pub(crate) mod chain;
 pub(crate) mod consent;
 pub(crate) mod devices;

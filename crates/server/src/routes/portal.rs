@@ -31,7 +31,7 @@ use crate::permit::{authorize, log_access};
 use crate::routes::read::patient_of;
 use crate::routes::{institution_address, permission_ledger};
 
-fn supervisor_only(principal: &Principal) -> Result<(), ApiError> {
+pub(crate) fn supervisor_only(principal: &Principal) -> Result<(), ApiError> {
     if principal.role == Role::Supervisor {
         principal.require_scope("write")
     } else {

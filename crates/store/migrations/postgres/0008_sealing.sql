@@ -54,3 +54,11 @@ ALTER TABLE patients ADD COLUMN access_policy TEXT;
 -- A patient's key for opening sealed records, wrapped under a key derived from an API
 -- token, so that requests with the token can open what the patient can.
 ALTER TABLE api_tokens ADD COLUMN key_wrap BYTEA;
+
+-- An account's public key for receiving attribute keys (HPKE, X25519; derived from the
+-- account's secret like a patient's), published at each session start.
+ALTER TABLE accounts ADD COLUMN seal_public_key BYTEA;
+
+-- Attributes the supervisor gives an institution's keys beyond its role and id
+-- (space-separated); accounts issued later get them too.
+ALTER TABLE institutions ADD COLUMN key_attributes TEXT NOT NULL DEFAULT '';
