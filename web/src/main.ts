@@ -30,6 +30,7 @@ import { patientDetail, patientList } from "./pages/hospital";
 import { aggregates } from "./pages/enterprise";
 import { auditLog, institutions } from "./pages/supervisor";
 import { accountPage } from "./pages/account";
+import { datasetRequests } from "./pages/research";
 
 const ROUTES: Route[] = [
   { pattern: "/app/signin", page: signIn, roles: "public", title: "auth.sign_in" },
@@ -44,6 +45,7 @@ const ROUTES: Route[] = [
   { pattern: "/app/patients", page: patientList, roles: ["hospital", "researcher", "enterprise"], title: "nav.patients", nav: true },
   { pattern: "/app/patients/:id", page: patientDetail, roles: ["hospital", "enterprise"], title: "nav.patients" },
   { pattern: "/app/aggregates", page: aggregates, roles: ["enterprise"], title: "nav.aggregates", nav: true },
+  { pattern: "/app/requests", page: datasetRequests, roles: ["researcher"], title: "nav.requests", nav: true },
   { pattern: "/app/institutions", page: institutions, roles: ["supervisor"], title: "nav.institutions", nav: true },
   { pattern: "/app/audit", page: auditLog, roles: ["supervisor"], title: "nav.audit", nav: true },
   { pattern: "/app/account", page: accountPage, roles: ["patient", "hospital", "researcher", "enterprise", "supervisor", "admin"], title: "nav.account", nav: true },

@@ -243,6 +243,8 @@ test("the patient, the hospital, the enterprise and the supervisor in the browse
   const enterpriseEmail = `insurer.${stamp}@example.org`;
   await api(base, "POST", "/auth/signup", { role: "hospital", email: hospitalEmail, password: PASSWORD, name: "Dr. Chen", institution_name: "Riverside Clinic" });
   await api(base, "POST", "/auth/signup", { role: "enterprise", email: enterpriseEmail, password: PASSWORD, name: "Analyst", institution_name: "Acme Insurance" });
+  const researcherEmail = `study.${stamp}@example.org`;
+  await api(base, "POST", "/auth/signup", { role: "researcher", email: researcherEmail, password: PASSWORD, name: "Prof. Okafor", institution_name: "Lakeside University" });
 
   const signIn = async (p, who, password) => {
     await p.goto(`${base}/app/signin`);
@@ -255,7 +257,7 @@ test("the patient, the hospital, the enterprise and the supervisor in the browse
     const sup = await newPage(DESKTOP);
     await signIn(sup.page, server.supervisor.email, server.supervisor.password);
     await sup.page.waitForURL(/\/app\/institutions$/);
-    for (const name of ["Riverside Clinic", "Acme Insurance"]) {
+    for (const name of ["Riverside Clinic", "Acme Insurance", "Lakeside University"]) {
       const row = sup.page.locator("tr", { hasText: name });
       await row.locator('button:has-text("Approve")').click();
       await row.locator('[data-status="active"]').waitFor();
@@ -448,6 +450,35 @@ test("the patient, the hospital, the enterprise and the supervisor in the browse
     await sup.page.locator('[data-testid="access-log"] >> text=Riverside Clinic').first().waitFor();
     await shoot(sup.page, sup.watch, "19-audit-log");
     await sup.page.context().close();
+  });
+
+  await t.test("a researcher asks for a dataset and the patient accepts", async () => {
+    const study = await newPage(DESKTOP);
+    await signIn(study.page, researcherEmail, PASSWORD);
+    await study.page.click("nav >> text=Dataset requests");
+    await study.page.waitForURL(/\/app\/requests$/);
+    await study.page.click('button:has-text("Send the request")');
+    assert.match(await study.page.textContent('[data-error-for="title"]'), /.+/, "a title is required");
+    await study.page.fill('input[name="title"]', "Sleep and heart rate");
+    await study.page.fill('textarea[name="purpose"]', "A cohort study of resting heart rate.");
+    await study.page.check('input[name="metrics"][value="heart_rate"]');
+    await study.page.click('button:has-text("Send the request")');
+    await study.page.locator('[data-testid="dataset-requests"] >> text=Sleep and heart rate').waitFor();
+    await shoot(study.page, study.watch, "20-researcher-requests");
+
+    await page.click("nav >> text=Sharing");
+    await page.waitForURL(/\/app\/sharing$/);
+    const row = page.locator('[data-testid="research-requests"] tr', { hasText: "Sleep and heart rate" });
+    await row.locator('button:has-text("Accept")').click();
+    await row.locator('[data-answer="accepted"]').waitFor();
+    await page.locator('[data-testid="grants"] >> text=Lakeside University').waitFor();
+    await shoot(page, watch, "21-sharing-research-request");
+
+    await study.page.reload();
+    const mine = study.page.locator('[data-testid="dataset-requests"] tr', { hasText: "Sleep and heart rate" });
+    await mine.waitFor();
+    assert.deepEqual((await mine.locator("td").allTextContents()).slice(-2), ["1", "0"]);
+    await study.page.context().close();
   });
 
   await t.test("the patient deletes the account", async () => {

@@ -173,6 +173,14 @@ pub fn router(state: AppState) -> Router {
         .route("/institution/patients", get(routes::portal::my_patients))
         .route("/query/aggregate", get(routes::portal::aggregate))
         .route("/research/readings", get(routes::portal::research))
+        .route(
+            "/research/requests",
+            get(routes::research::list).post(routes::research::create),
+        )
+        .route(
+            "/patients/{id}/research-requests/{request}",
+            post(routes::research::answer),
+        )
         .route("/auth/signup", post(accounts::sign_up))
         .route("/auth/signin", post(accounts::sign_in))
         .route("/auth/signout", post(accounts::sign_out))

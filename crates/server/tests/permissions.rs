@@ -2003,3 +2003,151 @@ async fn the_supervisor_issues_attributes_a_patients_policy_can_name() {
         ])
     );
 }
+
+/// A researcher's dataset request: patients see it, accept it with a consent or decline
+/// it, once; the researcher sees the counts.
+#[tokio::test]
+async fn patients_answer_a_researchers_dataset_request() {
+    let w = World::new().await;
+    let parties = parties(&w).await;
+    let (_, researcher, researcher_id) = parties.institutions[1].clone();
+    let (_, enterprise, _) = parties.institutions[2].clone();
+    let ask = |body: Value| {
+        let (w, researcher) = (&w, researcher.clone());
+        async move {
+            w.call(
+                &researcher,
+                Method::POST,
+                "/api/v1/research/requests",
+                Some(body),
+            )
+            .await
+        }
+    };
+    let until = now_ms() + 30 * 86_400_000;
+    let good = json!({ "title": "Sleep and resting heart rate", "purpose": "a cohort study",
+        "metrics": ["heart_rate", "sleep_stage"], "sections": ["protected"], "expires_at": until });
+    let mut bad = good.clone();
+    bad["title"] = json!(" ");
+    assert_eq!(ask(bad).await.body["error"]["field"], "title");
+    let mut bad = good.clone();
+    bad["metrics"] = json!(["heart_rate", "pulse_wave"]);
+    let refused = ask(bad).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("metric 2")
+    );
+    let mut bad = good.clone();
+    bad["expires_at"] = json!(now_ms() - 1);
+    assert_eq!(ask(bad).await.body["error"]["field"], "expires_at");
+    let created = ask(good).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let request_id = created.body["id"].as_str().unwrap().to_owned();
+
+    // The patient sees it, unanswered, without others' answers.
+    let seen = w
+        .call(
+            &parties.patient,
+            Method::GET,
+            "/api/v1/research/requests",
+            None,
+        )
+        .await;
+    assert_eq!(seen.status, StatusCode::OK, "{}", seen.body);
+    let request = &seen.body["requests"][0];
+    assert_eq!(request["id"], request_id.as_str());
+    assert!(request["answer"].is_null() && request["accepted"].is_null());
+    assert_eq!(
+        w.call(&enterprise, Method::GET, "/api/v1/research/requests", None)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Accepting names the consent granted for it.
+    let answer = format!(
+        "/api/v1/patients/{}/research-requests/{request_id}",
+        parties.patient_id
+    );
+    let unnamed = w
+        .call(
+            &parties.patient,
+            Method::POST,
+            &answer,
+            Some(json!({ "answer": "accepted" })),
+        )
+        .await;
+    assert_eq!(unnamed.body["error"]["field"], "grant_id");
+    let granted = w
+        .call(
+            &parties.patient,
+            Method::POST,
+            &format!("/api/v1/patients/{}/consents", parties.patient_id),
+            Some(json!({ "institution_id": researcher_id, "access": ["read"],
+                "sections": ["protected"], "metrics": ["heart_rate", "sleep_stage"],
+                "purpose": "Sleep and resting heart rate", "expires_at": until })),
+        )
+        .await;
+    assert_eq!(granted.status, StatusCode::CREATED, "{}", granted.body);
+    let accepted = w
+        .call(
+            &parties.patient,
+            Method::POST,
+            &answer,
+            Some(json!({ "answer": "accepted", "grant_id": granted.body["grant_id"] })),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
+    let twice = w
+        .call(
+            &parties.patient,
+            Method::POST,
+            &answer,
+            Some(json!({ "answer": "declined" })),
+        )
+        .await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+
+    // The other patient declines; the researcher sees one of each.
+    let (other, _) = w
+        .sign_in("other@example.org", "a long enough password")
+        .await;
+    let other = Caller {
+        cookie: other.cookie.clone(),
+        csrf: other.body["csrf_token"].as_str().map(str::to_owned),
+        bearer: None,
+    };
+    let declined = w
+        .call(
+            &other,
+            Method::POST,
+            &format!(
+                "/api/v1/patients/{}/research-requests/{request_id}",
+                parties.other_id
+            ),
+            Some(json!({ "answer": "declined" })),
+        )
+        .await;
+    assert_eq!(declined.status, StatusCode::OK, "{}", declined.body);
+    let mine = w
+        .call(&researcher, Method::GET, "/api/v1/research/requests", None)
+        .await;
+    assert_eq!(mine.body["requests"][0]["accepted"], 1, "{}", mine.body);
+    assert_eq!(mine.body["requests"][0]["declined"], 1);
+    // A patient cannot answer for another.
+    let foreign = w
+        .call(
+            &parties.patient,
+            Method::POST,
+            &format!(
+                "/api/v1/patients/{}/research-requests/{request_id}",
+                parties.other_id
+            ),
+            Some(json!({ "answer": "declined" })),
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN);
+}

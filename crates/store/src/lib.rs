@@ -28,6 +28,7 @@ pub mod analysis;
 mod anchors;
 pub mod directory;
 mod error;
+pub mod research;
 pub mod sealing;
 mod sql;
 mod sql_analysis;
@@ -135,6 +136,37 @@ pub trait Store: directory::Directory + analysis::Analysis + Send + Sync + 'stat
 
     /// The attributes an institution's keys carry beyond its role and id.
     async fn institution_key_attributes(&self, institution: &str) -> Result<Vec<String>>;
+
+    /// Stores a researcher's dataset request.
+    async fn create_dataset_request(
+        &self,
+        new: &research::NewDatasetRequest,
+    ) -> Result<research::DatasetRequest>;
+
+    /// One dataset request.
+    async fn dataset_request(&self, id: &str) -> Result<Option<research::DatasetRequest>>;
+
+    /// An institution's dataset requests, or (`None`) every one still open at `now`.
+    async fn dataset_requests(
+        &self,
+        institution: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<research::DatasetRequest>>;
+
+    /// A patient's answers to dataset requests.
+    async fn dataset_answers(
+        &self,
+        patient: &PatientId,
+    ) -> Result<Vec<(String, research::DatasetAnswer)>>;
+
+    /// Records a patient's answer (once; a second is `StoreError::Conflict`).
+    async fn answer_dataset_request(
+        &self,
+        request: &str,
+        patient: &PatientId,
+        answer: research::DatasetAnswer,
+        grant_id: Option<[u8; 32]>,
+    ) -> Result<()>;
 
     /// Records an account's public key for receiving attribute keys.
     async fn set_account_seal_key(&self, account: &str, key: [u8; 32]) -> Result<()>;

@@ -567,6 +567,43 @@ impl Store for SqlStore {
         self.open_payload_of(record, keys.map(|k| &*k.0)).await
     }
 
+    async fn create_dataset_request(
+        &self,
+        new: &crate::research::NewDatasetRequest,
+    ) -> Result<crate::research::DatasetRequest> {
+        self.create_dataset_request_row(new).await
+    }
+
+    async fn dataset_request(&self, id: &str) -> Result<Option<crate::research::DatasetRequest>> {
+        self.dataset_request_row(id).await
+    }
+
+    async fn dataset_requests(
+        &self,
+        institution: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<crate::research::DatasetRequest>> {
+        self.dataset_requests_row(institution, now).await
+    }
+
+    async fn dataset_answers(
+        &self,
+        patient: &PatientId,
+    ) -> Result<Vec<(String, crate::research::DatasetAnswer)>> {
+        self.dataset_answers_row(patient).await
+    }
+
+    async fn answer_dataset_request(
+        &self,
+        request: &str,
+        patient: &PatientId,
+        answer: crate::research::DatasetAnswer,
+        grant_id: Option<[u8; 32]>,
+    ) -> Result<()> {
+        self.answer_dataset_request_row(request, patient, answer, grant_id)
+            .await
+    }
+
     async fn set_institution_key_attributes(
         &self,
         institution: &str,

@@ -11,6 +11,7 @@ import { METRICS, metricLabel, sectionLabel } from "../metrics";
 import type { PageContext } from "../router";
 import type { AccessEntry, Consent, Institution } from "../types";
 import { actionButton, card, code, failure, fill, heading, loading, notice, table } from "../ui";
+import { requestsCard } from "./research";
 
 function accessLogTable(entries: AccessEntry[], names: Map<string, string>, withPatient: boolean): HTMLElement {
   if (!entries.length) return h("p", null, t("log.empty"));
@@ -179,6 +180,7 @@ export async function sharing(ctx: PageContext): Promise<void> {
   ctx.root.append(
     heading(t("nav.sharing")),
     card(t("sharing.grants"), grantsBox),
+    requestsCard(base, ctx.signal, loadGrants),
     card(
       t("sharing.new_grant"),
       institutions.length ? [h("p", null, t("sharing.grant_intro")), form.element, done] : h("p", null, t("sharing.no_institutions")),

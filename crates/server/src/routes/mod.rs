@@ -11,6 +11,7 @@ pub(crate) mod live;
 pub(crate) mod policy;
 pub(crate) mod portal;
 pub(crate) mod read;
+pub(crate) mod research;
 pub(crate) mod ui;
 pub(crate) mod verify;
 
