@@ -12,9 +12,15 @@
 //!   it: every reading of the range read through `Store::readings` (pages of 10,000), then
 //!   LTTB to 1,000 points.
 //!
+//! With `--sealed` the history is stored as `vitalis serve` stores a protected metric:
+//! every record sealed, its minute rollups encrypted per record and hour under the node's
+//! rollup key; the API then decrypts the rollups of the range, and the raw path opens
+//! every record with the patient's key.
+//!
 //! ```text
 //! cargo build --release -p vitalis-bench-series
 //! target/release/series-load --days 30 --requests 20
+//! target/release/series-load --days 30 --requests 20 --sealed
 //! ```
 
 use std::sync::Arc;
@@ -42,6 +48,9 @@ struct Args {
     /// Points in the chart.
     #[arg(long, default_value_t = 1000)]
     points: usize,
+    /// Seal the records (as protected records are sealed in `vitalis serve`).
+    #[arg(long)]
+    sealed: bool,
 }
 
 fn now_ms() -> i64 {
@@ -73,9 +82,31 @@ async fn main() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let key = vitalis_crypto::chameleon::ChameleonTrapdoor::generate(&mut rand::rng()).public_key();
     let url = format!("sqlite://{}", dir.path().join("series.db").display());
-    let store: Arc<dyn Store> = Arc::new(SqlStore::open(&url, &key).await?);
+    let store: Arc<dyn Store> = Arc::new(
+        SqlStore::open(&url, &key)
+            .await?
+            .with_rollup_key(vitalis_crypto::envelope::DataKey::generate(&mut rand::rng())),
+    );
     let patient = tokens::add_patient(store.as_ref()).await?;
     let device = tokens::add_device(store.as_ref(), &patient.patient).await?;
+    let seal = if args.sealed {
+        let (authority, _) = vitalis_abe::setup(&mut rand::rng());
+        let sealer = vitalis_ingest::sealer::Sealer::new(store.clone(), authority);
+        Some(
+            sealer
+                .key_for(&patient.patient)
+                .await?
+                .context("the patient has a sealing key")?,
+        )
+    } else {
+        None
+    };
+    // The patient's own key, which opens the sealed records on the raw path.
+    let reader = vitalis_store::ReaderKeys(Arc::new(vitalis_ingest::sealer::PatientReader(
+        vitalis_crypto::envelope::PatientSecretKey::from_seed(
+            &vitalis_server::sealing::token_key(&patient.token),
+        ),
+    )));
 
     let end = now_ms() / 1000 * 1000 - 60_000;
     let start = end - args.days * 86_400_000;
@@ -106,13 +137,14 @@ async fn main() -> Result<()> {
                 idempotency_key: None,
                 parts: vec![(Section::Protected, batch)],
                 received_at: now,
-                seal: None,
+                seal: seal.clone(),
             }])
             .await?;
     }
     println!(
-        "setup: {total} readings ({} days at 1 Hz) stored with rollups in {:.1} s",
+        "setup: {total} readings ({} days at 1 Hz) stored with rollups{} in {:.1} s",
         args.days,
+        if args.sealed { ", sealed" } else { "" },
         setup.elapsed().as_secs_f64()
     );
 
@@ -166,7 +198,7 @@ async fn main() -> Result<()> {
             to: Timestamp::new(end)?,
             after: None,
             limit: 10_000,
-            keys: None,
+            keys: Some(reader.clone()),
         };
         let mut samples = Vec::with_capacity(total as usize);
         loop {

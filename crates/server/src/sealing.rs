@@ -49,7 +49,7 @@ const TOKEN_KEY_TAG: &[u8] = b"vitalis api token key v1";
 const TOKEN_WRAP_AD: &[u8] = b"vitalis patient key under api token v1";
 
 /// The key derived from an API token (a token is 256 random bits, so a hash suffices).
-pub(crate) fn token_key(token: &str) -> Zeroizing<[u8; 32]> {
+pub fn token_key(token: &str) -> Zeroizing<[u8; 32]> {
     let mut h = Sha256::new();
     h.update(TOKEN_KEY_TAG);
     h.update(token.as_bytes());
