@@ -103,9 +103,9 @@ async fn main() -> Result<()> {
     };
     // The patient's own key, which opens the sealed records on the raw path.
     let reader = vitalis_store::ReaderKeys(Arc::new(vitalis_ingest::sealer::PatientReader(
-        vitalis_crypto::envelope::PatientSecretKey::from_seed(
-            &vitalis_server::sealing::token_key(&patient.token),
-        ),
+        vitalis_crypto::envelope::PatientSecretKey::from_seed(&vitalis_server::sealing::token_key(
+            &patient.token,
+        )),
     )));
 
     let end = now_ms() / 1000 * 1000 - 60_000;

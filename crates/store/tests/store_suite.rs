@@ -889,22 +889,28 @@ async fn a_copied_database_file_reveals_no_sealed_value() {
     }
 }
 
-async fn erases_a_patient_but_keeps_the_commitments(store: SqlStore) {
-    use vitalis_access::Role;
+/// A patient's account (with its patient) signed up as `email`.
+async fn patient_account(store: &SqlStore, email: &str) -> vitalis_store::directory::Account {
     use vitalis_store::Directory;
     use vitalis_store::directory::{AccountStatus, NewAccount};
-    let account = store
+    store
         .create_account(NewAccount {
-            role: Role::Patient,
-            email: "gone@example.org".to_owned(),
-            name: "Gone".to_owned(),
+            role: vitalis_access::Role::Patient,
+            email: email.to_owned(),
+            name: email.to_owned(),
             password_hash: Some("$argon2id$x".to_owned()),
             status: AccountStatus::Active,
             institution: None,
             key: None,
         })
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn erases_a_patient_but_keeps_the_commitments(store: SqlStore) {
+    use vitalis_store::Directory;
+    use vitalis_store::directory::AccountStatus;
+    let account = patient_account(&store, "gone@example.org").await;
     let p = account.patient.clone().unwrap();
     let d = store.create_device(&p, [81; 32]).await.unwrap();
     let (other, other_device) = patient_with_device(&store, 82).await;
@@ -973,18 +979,7 @@ async fn erases_a_patient_but_keeps_the_commitments(store: SqlStore) {
 
     // A payload only this patient had is gone.
     let (p3, d3) = {
-        let account = store
-            .create_account(NewAccount {
-                role: Role::Patient,
-                email: "alone@example.org".to_owned(),
-                name: "Alone".to_owned(),
-                password_hash: None,
-                status: AccountStatus::Active,
-                institution: None,
-                key: None,
-            })
-            .await
-            .unwrap();
+        let account = patient_account(&store, "alone@example.org").await;
         let p = account.patient.clone().unwrap();
         let d = store.create_device(&p, [83; 32]).await.unwrap();
         store
