@@ -477,7 +477,8 @@ impl Store for SqlStore {
         limit: u32,
     ) -> Result<Vec<StoredRecord>> {
         let rows = sqlx::query(&format!(
-            "{RECORD_SELECT} WHERE r.patient_id = $1 AND r.seq > $2 ORDER BY r.seq LIMIT $3"
+            "SELECT {RECORD_COLUMNS} FROM {RECORD_FROM} \
+             WHERE r.patient_id = $1 AND r.seq > $2 ORDER BY r.seq LIMIT $3"
         ))
         .bind(patient.as_str())
         .bind(after_seq as i64)
@@ -1161,14 +1162,14 @@ impl SqlStore {
         rows: Vec<IndexRow>,
         keys: Option<&crate::ReaderKeys>,
     ) -> Result<Vec<StoredReading>> {
-        let mut records: Vec<RecordId> = Vec::new();
-        for row in &rows {
-            if let IndexRow::Sealed { record, .. } = row
-                && !records.contains(record)
-            {
-                records.push(record.clone());
-            }
-        }
+        let mut seen = HashSet::new();
+        let records: Vec<RecordId> = rows
+            .iter()
+            .filter_map(|row| match row {
+                IndexRow::Sealed { record, .. } if seen.insert(record) => Some(record.clone()),
+                _ => None,
+            })
+            .collect();
         let opened = match (records.first(), keys) {
             (None, _) => Default::default(),
             (Some(first), None) => {
@@ -1207,11 +1208,14 @@ impl SqlStore {
     }
 }
 
-/// Selects every column [`stored_record`] reads, from `records r` joined with its anchor.
-pub(crate) const RECORD_SELECT: &str = "SELECT r.id, r.patient_id, r.seq, r.source, r.section, r.encoding, r.t_from, r.t_to, \
+/// Every column [`stored_record`] reads, of `records r` joined with its anchor `a`
+/// ([`RECORD_FROM`]).
+pub(crate) const RECORD_COLUMNS: &str = "r.id, r.patient_id, r.seq, r.source, r.section, r.encoding, r.t_from, r.t_to, \
      r.prev, r.commitment, r.cid, r.reading_count, r.created_at, r.payload_hash, \
-     r.opening, r.anchor_proof, a.root, a.chain_index, a.block_number, a.tx_hash \
-     FROM records r LEFT JOIN anchors a ON a.id = r.anchor_id";
+     r.opening, r.anchor_proof, a.root, a.chain_index, a.block_number, a.tx_hash";
+
+/// `records r` joined with its anchor `a`.
+pub(crate) const RECORD_FROM: &str = "records r LEFT JOIN anchors a ON a.id = r.anchor_id";
 
 pub(crate) fn stored_record(row: &AnyRow) -> Result<StoredRecord> {
     let section: String = row.try_get("section")?;

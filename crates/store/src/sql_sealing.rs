@@ -17,9 +17,21 @@ use crate::sealing::{
     EpochCache, HOUR_MS, NewSealEpoch, RecordKeys, SealEpoch, SealKey, open_rollup_hour,
     seal_rollup_hour,
 };
-use crate::sql::{SqlStore, corrupt, sequential_placeholders};
+use crate::sql::{
+    RECORD_COLUMNS, RECORD_FROM, SqlStore, corrupt, sequential_placeholders, stored_record,
+};
 use crate::sql_analysis::buckets_of;
 use crate::{Result, StoreError, StoredRecord};
+
+/// Records opened per query.
+const OPEN_CHUNK: usize = 500;
+
+/// A record as stored, with its payload bytes and (sealed) its epoch and wrapped key.
+struct StoredRow {
+    record: StoredRecord,
+    bytes: Option<Vec<u8>>,
+    key: Option<(i64, Vec<u8>)>,
+}
 
 /// A payload sealed for storage, with its data key wrapped under the epoch key.
 pub(crate) struct SealedPayload {
@@ -158,7 +170,8 @@ impl SqlStore {
     }
 
     /// The values of sealed readings, opened with the reader's keys: for each record in
-    /// `records`, its readings by (metric, time).
+    /// `records`, its readings by (metric, time). Records, payloads and wrapped keys are
+    /// read a chunk of records per query, each epoch once.
     pub(crate) async fn open_sealed_readings(
         &self,
         records: &[RecordId],
@@ -166,56 +179,87 @@ impl SqlStore {
     ) -> Result<HashMap<RecordId, HashMap<(Metric, i64), Value>>> {
         let mut cache = EpochCache::new(keys);
         let mut epochs: HashMap<i64, SealEpoch> = HashMap::new();
-        let mut out = HashMap::new();
-        for id in records {
-            let record = self.record_by_id(id).await?;
-            let payload = self
-                .open_with_cache(&record, &mut cache, &mut epochs)
-                .await?;
-            // Stored readings were validated when they came in; their time is not judged
-            // against today's clock again.
-            let stored = Timestamp::new(i64::MAX).map_err(corrupt)?;
-            let readings = decode_payload(&payload, stored)
-                .map_err(|e| corrupt(format!("record {id}: {e}")))?;
-            out.insert(
-                id.clone(),
-                readings
-                    .into_iter()
-                    .map(|r| ((r.metric(), r.t().millis()), r.value()))
-                    .collect(),
-            );
+        // Stored readings were validated when they came in; their time is not judged
+        // against today's clock again.
+        let stored = Timestamp::new(i64::MAX).map_err(corrupt)?;
+        let mut out = HashMap::with_capacity(records.len());
+        for chunk in records.chunks(OPEN_CHUNK) {
+            for row in self.stored_rows(chunk).await? {
+                let payload = self.open_row(&row, &mut cache, &mut epochs).await?;
+                let id = &row.record.id;
+                let readings = decode_payload(&payload, stored)
+                    .map_err(|e| corrupt(format!("record {id}: {e}")))?;
+                out.insert(
+                    id.clone(),
+                    readings
+                        .into_iter()
+                        .map(|r| ((r.metric(), r.t().millis()), r.value()))
+                        .collect(),
+                );
+            }
         }
         Ok(out)
     }
 
+    /// The records `ids` with their stored bytes and wrapped keys, in one query.
+    async fn stored_rows(&self, ids: &[RecordId]) -> Result<Vec<StoredRow>> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS}, b.bytes, k.epoch_id, k.wrapped_key FROM {RECORD_FROM} \
+             LEFT JOIN blobs b ON b.cid = r.cid LEFT JOIN record_keys k ON k.record_id = r.id \
+             WHERE r.id IN ({})",
+            sequential_placeholders(self.backend, 1, ids.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in ids {
+            query = query.bind(id.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        if rows.len() != ids.len() {
+            return Err(corrupt("an indexed record is missing"));
+        }
+        rows.iter()
+            .map(|row| {
+                let key = match row.try_get::<Option<i64>, _>("epoch_id")? {
+                    Some(epoch) => Some((epoch, row.try_get::<Vec<u8>, _>("wrapped_key")?)),
+                    None => None,
+                };
+                Ok(StoredRow {
+                    record: stored_record(row)?,
+                    bytes: row.try_get("bytes")?,
+                    key,
+                })
+            })
+            .collect()
+    }
+
     /// Opens a record's payload (plain records as stored).
-    async fn open_with_cache(
+    async fn open_row(
         &self,
-        record: &StoredRecord,
+        row: &StoredRow,
         cache: &mut EpochCache<'_>,
         epochs: &mut HashMap<i64, SealEpoch>,
     ) -> Result<Zeroizing<Vec<u8>>> {
-        let stored = crate::Store::blob(self, &record.cid)
-            .await?
+        let record = &row.record;
+        let stored = row
+            .bytes
+            .clone()
+            .filter(|b| !b.is_empty())
             .ok_or_else(|| corrupt(format!("record {}: payload missing", record.id)))?;
         if !is_sealed(record.header.encoding) {
             return Ok(Zeroizing::new(stored));
         }
-        let row = sqlx::query("SELECT epoch_id, wrapped_key FROM record_keys WHERE record_id = $1")
-            .bind(record.id.as_str())
-            .fetch_optional(&self.pool)
-            .await?
+        let (epoch_id, wrapped) = row
+            .key
+            .as_ref()
             .ok_or_else(|| corrupt(format!("record {}: wrapped key missing", record.id)))?;
-        let epoch_id: i64 = row.try_get("epoch_id")?;
-        let wrapped: Vec<u8> = row.try_get("wrapped_key")?;
-        let epoch = match epochs.entry(epoch_id) {
+        let epoch = match epochs.entry(*epoch_id) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
                 let row = sqlx::query(
                     "SELECT id, patient_id, patient_wrap, policy, policy_wrap, created_at \
                      FROM seal_epochs WHERE id = $1",
                 )
-                .bind(epoch_id)
+                .bind(*epoch_id)
                 .fetch_one(&self.pool)
                 .await?;
                 e.insert(epoch_from(&row)?)
@@ -234,19 +278,9 @@ impl SqlStore {
         let h = &record.header;
         let context = sealing_context(&h.patient, h.seq, h.section, h.t_from, h.t_to);
         let data_key =
-            envelope::unwrap_with_key(&epoch_key, &wrapped, &context).map_err(|_| sealed())?;
+            envelope::unwrap_with_key(&epoch_key, wrapped, &context).map_err(|_| sealed())?;
         envelope::open_payload(&data_key, &context, &stored)
             .map_err(|e| corrupt(format!("record {}: {e}", record.id)))
-    }
-
-    /// One record by id.
-    async fn record_by_id(&self, id: &RecordId) -> Result<StoredRecord> {
-        let row = sqlx::query(&format!("{} WHERE r.id = $1", crate::sql::RECORD_SELECT))
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| corrupt(format!("record {id} missing")))?;
-        crate::sql::stored_record(&row)
     }
 
     pub(crate) async fn create_seal_epoch_row(&self, epoch: &NewSealEpoch) -> Result<i64> {
@@ -312,8 +346,12 @@ impl SqlStore {
             }
         }
         let keys = keys.unwrap_or(&NoKeys);
-        let mut cache = EpochCache::new(keys);
-        self.open_with_cache(record, &mut cache, &mut HashMap::new())
+        let row = self
+            .stored_rows(std::slice::from_ref(&record.id))
+            .await?
+            .pop()
+            .ok_or_else(|| corrupt(format!("record {} missing", record.id)))?;
+        self.open_row(&row, &mut EpochCache::new(keys), &mut HashMap::new())
             .await
     }
 
