@@ -641,13 +641,20 @@ pub(crate) async fn delete_account(
     if state.permissions.is_some() {
         for grant in state.store.consents_of_patient(&patient).await? {
             if grant.revoked_at.is_none() && grant.expires_at > now {
-                crate::routes::consent::revoke_on_chain(
+                let location = crate::routes::consent::revoke_on_chain(
                     &state,
                     &principal,
                     grant.grant_id,
                     &Default::default(),
                 )
                 .await?;
+                // Recorded one by one, so that a deletion cut short and tried again does
+                // not ask the contract to revoke a grant twice.
+                state.store.revoke_consent(grant.grant_id, now).await?;
+                state
+                    .store
+                    .set_revoke_tx(grant.grant_id, location.tx_hash.0)
+                    .await?;
             }
         }
     }
