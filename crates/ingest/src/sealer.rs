@@ -108,6 +108,15 @@ pub fn role_attribute(role: Role) -> String {
     format!("role:{}", role.name())
 }
 
+/// Whether the permission matrix lets `role` read the protected section at all (with
+/// consent), and so whether its keys ever need to open sealed records.
+pub fn may_read_protected(role: Role) -> bool {
+    !matches!(
+        vitalis_access::rule(role, vitalis_access::Action::ReadProtected),
+        vitalis_access::Rule::Never
+    )
+}
+
 /// The attributes the attribute authority gives an approved institution's key.
 pub fn institution_attributes(institution: &str, role: Role) -> Vec<String> {
     vec![role_attribute(role), org_attribute(institution)]
@@ -129,12 +138,7 @@ pub fn default_policy(
         .filter_map(|c| Some((c.institution.as_str(), role_of(&c.institution)?)))
         // The permission matrix decides which roles may ever read the protected section
         // (an enterprise never does, whatever its consent says).
-        .filter(|(_, role)| {
-            !matches!(
-                vitalis_access::rule(*role, vitalis_access::Action::ReadProtected),
-                vitalis_access::Rule::Never
-            )
-        })
+        .filter(|(_, role)| may_read_protected(*role))
         .collect();
     institutions.sort();
     institutions.dedup();

@@ -1891,6 +1891,29 @@ async fn the_supervisor_issues_attributes_a_patients_policy_can_name() {
         .await;
     assert_eq!(by_patient.status, StatusCode::FORBIDDEN);
 
+    // An enterprise never reads protected records: no key for it, and a policy only it
+    // would satisfy is refused like one nobody satisfies.
+    let (_, _, enterprise_id) = parties.institutions[2].clone();
+    let to_enterprise = w
+        .call(
+            &parties.supervisor,
+            Method::POST,
+            &format!("/api/v1/institutions/{enterprise_id}/attribute-keys"),
+            Some(json!({ "attributes": ["dept:claims"] })),
+        )
+        .await;
+    assert_eq!(to_enterprise.status, StatusCode::CONFLICT);
+    assert_eq!(to_enterprise.body["error"]["code"], "never_reads_protected");
+    let enterprise_only = w
+        .call(
+            &parties.patient,
+            Method::PUT,
+            &format!("/api/v1/patients/{patient}/access-policy"),
+            Some(json!({ "policy": format!("role:enterprise AND org:{enterprise_id}") })),
+        )
+        .await;
+    assert_eq!(enterprise_only.status, StatusCode::UNPROCESSABLE_ENTITY);
+
     // Nobody holds dept:cardiology yet: a policy naming it is refused.
     let policy = format!("/api/v1/patients/{patient}/access-policy");
     let cardiology = json!({ "policy": "role:hospital AND dept:cardiology" });

@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use vitalis_crypto::envelope::PatientPublicKey;
-use vitalis_ingest::sealer::{institution_attributes, issue_attribute_key};
+use vitalis_ingest::sealer::{institution_attributes, issue_attribute_key, may_read_protected};
 use vitalis_store::directory::AccountStatus;
 
 use crate::AppState;
@@ -91,6 +91,13 @@ pub(crate) async fn issue(
         if !extra.iter().any(|e| e == name) {
             extra.push(name.to_owned());
         }
+    }
+    if !may_read_protected(inst.role) {
+        return Err(ApiError::refused(
+            StatusCode::CONFLICT,
+            "never_reads_protected",
+            "this institution's role never reads protected records, so it gets no attribute key",
+        ));
     }
     if inst.status != AccountStatus::Active {
         return Err(ApiError::refused(

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use vitalis_abe::Policy;
 use vitalis_access::Action;
-use vitalis_ingest::sealer::institution_attributes;
+use vitalis_ingest::sealer::{institution_attributes, may_read_protected};
 use vitalis_store::directory::AccountStatus;
 
 use crate::AppState;
@@ -104,7 +104,9 @@ async fn satisfiable_by_someone(state: &AppState, policy: &Policy) -> Result<boo
         .institutions(Some(AccountStatus::Active))
         .await?
     {
-        sets.push(institution_attributes(&inst.id, inst.role));
+        if may_read_protected(inst.role) {
+            sets.push(institution_attributes(&inst.id, inst.role));
+        }
     }
     Ok(sets.iter().any(|set| {
         let names: Vec<&str> = set.iter().map(String::as_str).collect();
